@@ -1,0 +1,135 @@
+"""The JSON API: one NinjaAPI at ``/api/``, operations under ``/api/v1/``.
+
+Authentication: the browser session (with CSRF on unsafe methods) or a personal API
+token sent as ``Authorization: Bearer ...``. Every failure answers with one shape:
+``{"errors": [{"code": ..., "message": ..., ...}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from portico.core.errors import ApplicationError, PermissionDenied, RateLimited
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from portico.accounts.services import api_token_authenticate
+
+        user = api_token_authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The signed-in browser session; unsafe methods need the CSRF token."""
+
+    param_name = "sessionid"
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+
+AUTH = [BearerToken(), SessionAuth()]
+
+
+def require_admin(request: HttpRequest) -> Any:
+    """The signed-in admin making the request; ``permission_denied`` (403) otherwise."""
+    user = request.auth  # type: ignore[attr-defined]
+    if user is None or not user.is_authenticated or not user.is_admin:
+        raise PermissionDenied(PermissionDenied().message)
+    return user
+
+
+def error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"errors": errors}
+
+
+api = NinjaAPI(
+    title="Portico API",
+    version="1",
+    description="Users, groups, projects and invitations of a Portico platform.",
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    auth=AUTH,
+)
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    response = api.create_response(request, error_body(exc.errors), status=exc.status)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _not_authenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request,
+        error_body(
+            [{"code": "not_authenticated", "message": "Sign in or send a valid API token."}]
+        ),
+        status=401,
+    )
+
+
+@api.exception_handler(AuthorizationError)
+def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request, error_body([{"code": "permission_denied", "message": str(exc)}]), status=403
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for item in exc.errors:
+        loc = [str(part) for part in item.get("loc", []) if part not in ("body", "payload")]
+        errors.append(
+            {
+                "code": "invalid",
+                "message": item.get("msg", "Invalid value."),
+                "field": ".".join(loc),
+            }
+        )
+    return api.create_response(request, error_body(errors), status=422)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request, error_body([{"code": "not_found", "message": "Not found."}]), status=404
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}.get(
+        exc.status_code, "error"
+    )
+    return api.create_response(
+        request, error_body([{"code": code, "message": str(exc)}]), status=exc.status_code
+    )
+
+
+def register_routers() -> None:
+    """Attach every app's router. Called once from the URLconf."""
+    from portico.accounts.api import router as users_router
+    from portico.groups.api import router as groups_router
+    from portico.projects.api import router as projects_router
+
+    api.add_router("/v1/users", users_router)
+    api.add_router("/v1/groups", groups_router)
+    api.add_router("/v1/projects", projects_router)

@@ -1,0 +1,28 @@
+"""The platform's languages, in the platform's spelling (``nl-BE``), matched whatever
+the case (``nl-be`` is ``nl-BE``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def platform_languages() -> list[str]:
+    return list(settings.PORTICO_LANGUAGE_CODES)
+
+
+def default_language() -> str:
+    return settings.PORTICO_LANGUAGE_CODES[0]
+
+
+def resolve_language(code: str | None) -> str | None:
+    """The platform's spelling of ``code``, or None when it is not a platform language."""
+    wanted = (code or "").strip().replace("_", "-").lower()
+    for known in settings.PORTICO_LANGUAGE_CODES:
+        if known.lower() == wanted:
+            return known
+    return None
+
+
+def language_choices() -> list[tuple[str, str]]:
+    names = dict(settings.LANGUAGES)
+    return [(code, names.get(code.lower(), code)) for code in settings.PORTICO_LANGUAGE_CODES]

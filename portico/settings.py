@@ -1,0 +1,219 @@
+"""Portico settings.
+
+Every knob is an environment variable with a documented default, read here once at
+start-up; code that must honour a change at run time (tests, long-running workers)
+reads ``django.conf.settings`` at call time, never at import time. The README's
+settings table lists each variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+import dj_email_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PORTICO_VAR_DIR", BASE_DIR / "var"))
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+DEBUG = env_bool("DEBUG", False)
+# The fallback key is for `make run` and the tests only; production sets SECRET_KEY.
+SECRET_KEY = env("SECRET_KEY", "portico-insecure-development-key-change-me-in-production")
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+BASE_URL = env("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks_db",
+    "ninja",
+    "portico.core",
+    "portico.accounts",
+    "portico.groups",
+    "portico.projects",
+    "portico.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portico.accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portico.urls"
+WSGI_APPLICATION = "portico.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portico" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portico.core.context_processors.platform",
+            ],
+        },
+    },
+]
+
+# Database: an SQLite file by default, PostgreSQL (or any dj-database-url URL) otherwise.
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portico.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server and the worker read while the other writes; the timeout
+    # waits for a writer instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["portico.accounts.backends.EmailBackend"]
+LOGIN_URL = "accounts:sign-in"
+LOGIN_REDIRECT_URL = "projects:list"
+LOGOUT_REDIRECT_URL = "projects:list"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Languages: the platform's list, in the platform's spelling (`nl-BE`). Django keeps
+# language codes in lower case internally; PORTICO_LANGUAGE_CODES maps back.
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "nl-be": "Nederlands (België)",
+    "fr-be": "Français (Belgique)",
+    "nl": "Nederlands",
+    "fr": "Français",
+    "de": "Deutsch",
+}
+PORTICO_LANGUAGE_CODES = [c.strip() for c in env("PORTICO_LANGUAGES", "en,nl-BE,fr-BE").split(",")]
+PORTICO_LANGUAGE_CODES = [c for c in PORTICO_LANGUAGE_CODES if c]
+LANGUAGES = [(c.lower(), _LANGUAGE_NAMES.get(c.lower(), c)) for c in PORTICO_LANGUAGE_CODES]
+LANGUAGE_CODE = LANGUAGES[0][0]
+LOCALE_PATHS = [BASE_DIR / "portico" / "locale"]
+USE_I18N = True
+TIME_ZONE = env("TIME_ZONE", "Europe/Brussels")
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it to exist
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Mail. EMAIL_URL chooses the transport: `capture://` (the default) keeps every message
+# in the database for the dev mailbox; `smtp://host:port`, `submission://user:pass@host`
+# and `smtps://...` deliver; `console://` prints.
+EMAIL_URL = env("EMAIL_URL", "capture://")
+if EMAIL_URL.startswith("capture:"):
+    MAILERS = {"default": {"BACKEND": "portico.core.mail.CaptureBackend"}}
+    PORTICO_MAILBOX = True
+else:
+    _email = dj_email_url.parse(EMAIL_URL)
+    _options = {
+        "host": _email["EMAIL_HOST"],
+        "port": _email["EMAIL_PORT"],
+        "username": _email["EMAIL_HOST_USER"],
+        "password": _email["EMAIL_HOST_PASSWORD"],
+        "use_tls": _email["EMAIL_USE_TLS"],
+        "use_ssl": _email["EMAIL_USE_SSL"],
+        "timeout": _email["EMAIL_TIMEOUT"] or 30,
+    }
+    _backend = _email["EMAIL_BACKEND"]
+    if not _backend.endswith("smtp.EmailBackend"):
+        _options = {}
+    MAILERS = {"default": {"BACKEND": _backend, "OPTIONS": _options}}
+    PORTICO_MAILBOX = False
+PORTICO_PLATFORM_NAME = env("PORTICO_PLATFORM_NAME", "Portico")
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", f"{PORTICO_PLATFORM_NAME} <noreply@portico.localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Background work: django.tasks with the database backend; the worker is
+# `manage.py run_worker` (started by `make run`).
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
+# Cache, used by the rate limits. One process (`make run`) is fine with local memory;
+# several web processes share limits through Redis (CACHE_URL=redis://127.0.0.1:6379/0).
+CACHE_URL = env("CACHE_URL", "")
+if CACHE_URL.startswith("redis"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Rate limits: "count/period" with period in s, m, h or d.
+PORTICO_RATE_LIMITS = {
+    "sign_in": env("PORTICO_RATE_SIGN_IN", "10/m"),
+    "sign_up": env("PORTICO_RATE_SIGN_UP", "10/h"),
+    "verification_resend": env("PORTICO_RATE_VERIFICATION_RESEND", "3/h"),
+    "password_reset": env("PORTICO_RATE_PASSWORD_RESET", "5/h"),
+}
+PORTICO_EMAIL_VERIFICATION_TTL_DAYS = env_int("PORTICO_EMAIL_VERIFICATION_TTL_DAYS", 3)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# How often (seconds) the worker runs its periodic sweeps (reminders, expiry).
+PORTICO_SWEEP_INTERVAL = env_int("PORTICO_SWEEP_INTERVAL", 30)

@@ -1,0 +1,85 @@
+"""Forms of the admin area: shapes only, rules are in the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from portico.groups.models import Group
+from portico.groups.rules import RULE_FIELDS
+
+RULE_ROWS = 3
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class GroupCreateForm(GroupForm):
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=Group.Kind.choices,
+        widget=forms.RadioSelect,
+        initial=Group.Kind.MANUAL,
+        help_text=_(
+            "Smart groups have no hand-picked members: whoever matches all their rules is a member."
+        ),
+    )
+
+
+class RulesForm(forms.Form):
+    """Up to RULE_ROWS rules of a smart group, as rule_field_N / rule_value_N pairs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—"), *RULE_FIELDS.items()]
+        for n in range(RULE_ROWS):
+            self.fields[f"rule_field_{n}"] = forms.ChoiceField(
+                label=_("Rule"), choices=choices, required=False
+            )
+            self.fields[f"rule_value_{n}"] = forms.CharField(
+                label=_("Value"),
+                required=False,
+                help_text=_(
+                    "A domain such as city.example, a language code such as nl-BE, "
+                    "or a role: admin or moderator."
+                ),
+            )
+
+    def rules(self) -> list[dict[str, str]]:
+        rules = []
+        for n in range(RULE_ROWS):
+            field = self.cleaned_data.get(f"rule_field_{n}")
+            if field:
+                rules.append(
+                    {"field": field, "value": self.cleaned_data.get(f"rule_value_{n}", "")}
+                )
+        return rules
+
+    @staticmethod
+    def initial_for(rules: list[dict[str, str]]) -> dict[str, str]:
+        initial = {}
+        for n, rule in enumerate(rules[:RULE_ROWS]):
+            initial[f"rule_field_{n}"] = rule["field"]
+            initial[f"rule_value_{n}"] = rule["value"]
+        return initial
+
+
+class AddMembersForm(forms.Form):
+    emails = forms.CharField(
+        label=_("Add members"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Email addresses of registered users, separated by commas or new lines."),
+    )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. 'CRM sync'.")
+    )
+    email = forms.EmailField(
+        label=_("For user"), required=False, help_text=_("Leave empty for a token of your own.")
+    )

@@ -1,0 +1,37 @@
+"""The admin area (``/manage/``). Every view here is wrapped by ``admin_required``."""
+
+from django.urls import path
+
+from portico.web.views import audit, groups, invitations, mailbox, projects, tokens, users
+
+app_name = "web"
+urlpatterns = [
+    path("", users.home, name="home"),
+    path("users/", users.user_list, name="users"),
+    path("users/<int:pk>/", users.user_detail, name="user"),
+    path("users/<int:pk>/admin/", users.user_set_admin_view, name="user-set-admin"),
+    path("users/<int:pk>/active/", users.user_set_active_view, name="user-set-active"),
+    path("groups/", groups.group_list_view, name="groups"),
+    path("groups/new/", groups.group_create_view, name="group-create"),
+    path("groups/<int:pk>/", groups.group_detail, name="group"),
+    path("groups/<int:pk>/edit/", groups.group_edit_view, name="group-edit"),
+    path("groups/<int:pk>/delete/", groups.group_delete_view, name="group-delete"),
+    path("groups/<int:pk>/members/add/", groups.group_add_members_view, name="group-add-members"),
+    path(
+        "groups/<int:pk>/members/<int:user_pk>/remove/",
+        groups.group_remove_member_view,
+        name="group-remove-member",
+    ),
+    path("projects/", projects.project_list_view, name="projects"),
+    path("projects/new/", projects.project_create_view, name="project-create"),
+    path("projects/<int:pk>/edit/", projects.project_edit_view, name="project-edit"),
+    path("projects/<int:pk>/delete/", projects.project_delete_view, name="project-delete"),
+    path("invitations/", invitations.invitation_list, name="invitations"),
+    path("api-tokens/", tokens.token_list, name="api-tokens"),
+    path("api-tokens/new/", tokens.token_create_view, name="api-token-create"),
+    path("api-tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="api-token-revoke"),
+    path("audit-log/", audit.audit_log, name="audit-log"),
+    path("mailbox/", mailbox.mailbox, name="mailbox"),
+    path("mailbox/<int:pk>/", mailbox.message, name="mailbox-message"),
+    path("mailbox/<int:pk>/html/", mailbox.message_html, name="mailbox-message-html"),
+]
