@@ -44,6 +44,7 @@ def message_html(request: HttpRequest, pk: int) -> HttpResponse:
     captured = get_object_or_404(CapturedEmail, pk=pk)
     response = HttpResponse(captured.body_html or "", content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = (
-        "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; script-src 'none'"
+        "sandbox allow-popups allow-popups-to-escape-sandbox "
+        "allow-top-navigation-by-user-activation; script-src 'none'"
     )
     return response
