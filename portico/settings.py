@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "portico.accounts",
     "portico.groups",
     "portico.projects",
+    "portico.invitations",
     "portico.web",
 ]
 
@@ -196,6 +197,11 @@ PORTICO_RATE_LIMITS = {
     "sign_up": env("PORTICO_RATE_SIGN_UP", "10/h"),
     "verification_resend": env("PORTICO_RATE_VERIFICATION_RESEND", "3/h"),
     "password_reset": env("PORTICO_RATE_PASSWORD_RESET", "5/h"),
+    # Typing or opening a token (/invite, /api/v1/invites/...), per IP address.
+    "token_lookup": env("PORTICO_RATE_TOKEN_LOOKUP", "30/m"),
+    # "Send my invitation again" from the sign-up page, per address and per IP.
+    "invitation_resend_address": env("PORTICO_RATE_INVITATION_RESEND_ADDRESS", "3/h"),
+    "invitation_resend_ip": env("PORTICO_RATE_INVITATION_RESEND_IP", "10/h"),
 }
 PORTICO_EMAIL_VERIFICATION_TTL_DAYS = env_int("PORTICO_EMAIL_VERIFICATION_TTL_DAYS", 3)
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
@@ -209,11 +215,46 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_tokens": {"()": "portico.core.logging.MaskTokensFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_tokens"],
+        },
+        # runserver's access log, as Django formats it, with tokens masked.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["mask_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
+
+# Invitations. Durations accept 30d, 72h, 15m or 90s.
+PORTICO_INVITATION_TTL = env("PORTICO_INVITATION_TTL", "30d")
+PORTICO_REMINDER_DELAY = env("PORTICO_REMINDER_DELAY", "3d")
+PORTICO_REMINDERS = env_bool("PORTICO_REMINDERS", True)
+PORTICO_MAX_INVITES = env_int("PORTICO_MAX_INVITES", 100_000)
+# The key that turns an invitation's stored nonce into its token. Changing it
+# invalidates every outstanding token; defaults to SECRET_KEY.
+PORTICO_TOKEN_KEY = env("PORTICO_TOKEN_KEY", "")
+# Outbox: how many times an email is tried before it is marked failed.
+PORTICO_MAIL_MAX_ATTEMPTS = env_int("PORTICO_MAIL_MAX_ATTEMPTS", 8)
 
 # How often (seconds) the worker runs its periodic sweeps (reminders, expiry).
 PORTICO_SWEEP_INTERVAL = env_int("PORTICO_SWEEP_INTERVAL", 30)

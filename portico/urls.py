@@ -1,12 +1,22 @@
 from django.urls import include, path
 
-from portico.core.api import api, register_routers
+from portico.accounts.api import router as users_router
+from portico.core.api import api
+from portico.groups.api import router as groups_router
+from portico.invitations.api import public_router as invites_router
+from portico.invitations.api import router as invitations_router
+from portico.projects.api import router as projects_router
 
-register_routers()
+api.add_router("/v1/users", users_router)
+api.add_router("/v1/groups", groups_router)
+api.add_router("/v1/projects", projects_router)
+api.add_router("/v1/invitations", invitations_router)
+api.add_router("/v1/invites", invites_router)
 
 urlpatterns = [
     path("", include("portico.projects.urls")),
     path("accounts/", include("portico.accounts.urls")),
+    path("", include("portico.invitations.urls")),
     path("manage/", include("portico.web.urls")),
     path("i18n/", include("portico.core.urls")),
     path("api/", api.urls),

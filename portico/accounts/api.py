@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from portico.accounts.models import ApiToken, User
 from portico.accounts.services import (
@@ -123,7 +123,7 @@ def create_token(request: HttpRequest, user_id: int, payload: TokenIn):
     token, raw = api_token_create(
         actor=actor, user=get_object_or_404(User, pk=user_id), name=payload.name
     )
-    return 201, {**TokenOut.from_orm(token).dict(), "token": raw}
+    return Status(201, {**TokenOut.from_orm(token).dict(), "token": raw})
 
 
 @router.delete(

@@ -122,14 +122,3 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(
         request, error_body([{"code": code, "message": str(exc)}]), status=exc.status_code
     )
-
-
-def register_routers() -> None:
-    """Attach every app's router. Called once from the URLconf."""
-    from portico.accounts.api import router as users_router
-    from portico.groups.api import router as groups_router
-    from portico.projects.api import router as projects_router
-
-    api.add_router("/v1/users", users_router)
-    api.add_router("/v1/groups", groups_router)
-    api.add_router("/v1/projects", projects_router)

@@ -19,7 +19,19 @@ STATUS_BY_CODE: dict[str, int] = {
     "name_taken": 409,
     "validation_error": 422,
     "invalid": 422,
+    "invalid_rule": 422,
+    "groups_required": 422,
     "rate_limited": 429,
+    "invalid_email": 422,
+    "invalid_password": 422,
+    "invalid_rule": 422,
+    "unknown_locale": 422,
+    "token_mistyped": 422,
+    "token_not_found": 404,
+    "invitation_already_accepted": 409,
+    "invitation_pending": 409,
+    "email_registered": 409,
+    "invitation_expired": 410,
 }
 
 

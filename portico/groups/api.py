@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from portico.accounts.models import User
 from portico.core.api import require_admin
@@ -103,7 +103,7 @@ def create_group(request: HttpRequest, payload: GroupIn):
         description=payload.description,
         rules=[r.dict() for r in payload.rules],
     )
-    return 201, _out(group)
+    return Status(201, _out(group))
 
 
 @router.get("/{int:group_id}", response=GroupOut, summary="Get a group")
@@ -129,7 +129,7 @@ def patch_group(request: HttpRequest, group_id: int, payload: GroupPatch):
 def delete_group(request: HttpRequest, group_id: int):
     actor = require_admin(request)
     group_delete(actor=actor, group=get_object_or_404(Group, pk=group_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{int:group_id}/members", response=list[MemberOut], summary="List members")

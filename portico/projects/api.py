@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from portico.accounts.models import User
 from portico.core.api import AUTH, require_admin
@@ -105,7 +105,7 @@ def create_project(request: HttpRequest, payload: ProjectIn):
         groups=_by_ids(Group, payload.group_ids, "group"),
         moderators=_by_ids(User, payload.moderator_ids, "user"),
     )
-    return 201, _out(project)
+    return Status(201, _out(project))
 
 
 @router.get("/{int:project_id}", response=ProjectOut, auth=READ_AUTH, summary="Get a project")
@@ -135,4 +135,4 @@ def patch_project(request: HttpRequest, project_id: int, payload: ProjectPatch):
 def delete_project(request: HttpRequest, project_id: int):
     actor = require_admin(request)
     project_delete(actor=actor, project=get_object_or_404(Project, pk=project_id))
-    return 204, None
+    return Status(204, None)

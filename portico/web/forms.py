@@ -5,8 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portico.core.languages import language_choices
 from portico.groups.models import Group
 from portico.groups.rules import RULE_FIELDS
+from portico.projects.models import Project
 
 RULE_ROWS = 3
 
@@ -82,4 +84,38 @@ class ApiTokenForm(forms.Form):
     )
     email = forms.EmailField(
         label=_("For user"), required=False, help_text=_("Leave empty for a token of your own.")
+    )
+
+
+class InviteForm(forms.Form):
+    """Invite people, tab "Enter email addresses": the shape of the batch options."""
+
+    emails = forms.CharField(
+        label=_("Email addresses"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "Separate addresses with commas, semicolons or new lines. “Name <address>” works too."
+        ),
+    )
+    is_admin = forms.BooleanField(label=_("Give admin rights"), required=False)
+    moderator = forms.BooleanField(label=_("Give project moderator rights"), required=False)
+    projects = forms.ModelMultipleChoiceField(
+        label=_("Projects to moderate"),
+        queryset=Project.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Add to groups"),
+        queryset=Group.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Smart groups follow their rules: nobody is added to them by hand."),
+    )
+    language = forms.ChoiceField(label=_("Language of the invitation"), choices=language_choices)
+    message = forms.CharField(
+        label=_("Personal message"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Added to the email. Bold, italics, lists and links are kept."),
     )

@@ -27,6 +27,15 @@ urlpatterns = [
     path("projects/<int:pk>/edit/", projects.project_edit_view, name="project-edit"),
     path("projects/<int:pk>/delete/", projects.project_delete_view, name="project-delete"),
     path("invitations/", invitations.invitation_list, name="invitations"),
+    path("invitations/invite/", invitations.invite, name="invite"),
+    path(
+        "invitations/<int:pk>/resend/", invitations.invitation_resend_view, name="invitation-resend"
+    ),
+    path(
+        "invitations/<int:pk>/delete/", invitations.invitation_delete_view, name="invitation-delete"
+    ),
+    path("invitations/resend/", invitations.invitations_resend_view, name="invitations-resend"),
+    path("invitations/delete/", invitations.invitations_delete_view, name="invitations-delete"),
     path("api-tokens/", tokens.token_list, name="api-tokens"),
     path("api-tokens/new/", tokens.token_create_view, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="api-token-revoke"),

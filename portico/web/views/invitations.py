@@ -1,11 +1,156 @@
+"""Admin pages of the invitations: invite people, all invitations, resend, delete."""
+
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from portico.core.errors import ApplicationError
 from portico.core.permissions import admin_required
+from portico.invitations.selectors import SORTS, invitation_list_for_admin
+from portico.invitations.services.create import (
+    InviteOptions,
+    invitation_create_batch,
+    parse_typed_emails,
+)
+from portico.invitations.services.manage import (
+    invitation_delete,
+    invitation_resend,
+    invitations_delete,
+    invitations_resend,
+)
+from portico.web.forms import InviteForm
+
+PAGE_SIZE = 50
+
+
+@admin_required
+def invite(request: HttpRequest) -> HttpResponse:
+    """Invitations → Invite people, tab "Enter email addresses"."""
+    form = InviteForm(request.POST or None)
+    errors: list[dict] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        options = InviteOptions(
+            is_admin=data["is_admin"],
+            moderator=data["moderator"],
+            project_ids=[p.pk for p in data["projects"]],
+            group_ids=[g.pk for g in data["groups"]],
+            language=data["language"],
+            message=data["message"],
+        )
+        try:
+            result = invitation_create_batch(
+                actor=request.user, rows=parse_typed_emails(data["emails"]), options=options
+            )
+        except ApplicationError as error:
+            errors = error.errors
+        else:
+            c = result.counts
+            messages.success(
+                request,
+                _(
+                    "%(invited)s invited, %(updated)s registered users updated, %(merged)s merged "
+                    "into pending invitations, %(renewed)s expired invitations renewed."
+                )
+                % c,
+            )
+            for warning in result.warnings:
+                messages.warning(request, warning["message"])
+            return redirect("web:invitations")
+    return render(request, "web/invite.html", {"form": form, "errors": errors})
+
+
+def _list_url(request: HttpRequest) -> str:
+    params = {k: v for k, v in request.POST.items() if k in ("q", "status", "sort", "page")}
+    return reverse("web:invitations") + ("?" + urlencode(params) if params else "")
 
 
 @admin_required
 def invitation_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/invitations.html")
+    """Invitations → All invitations: search, filter, sort, pages of 50."""
+    now = timezone.now()
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    sort = request.GET.get("sort", "-date")
+    sort = sort if sort in SORTS else "-date"
+    invitations = invitation_list_for_admin(search=search, status=status, sort=sort, now=now)
+    page = Paginator(invitations.prefetch_related("groups"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "web/invitations.html",
+        {
+            "page": page,
+            "search": search,
+            "status": status,
+            "sort": sort,
+            "now": now,
+            "sorts": [
+                ("email", _("Email")),
+                ("name", _("Name")),
+                ("date", _("Sent")),
+                ("status", _("Status")),
+            ],
+        },
+    )
+
+
+def _report(request: HttpRequest, results: list[dict], done: str) -> None:
+    ok = sum(1 for r in results if r["ok"])
+    if ok:
+        messages.success(request, done % {"count": ok})
+    for failure in (r for r in results if not r["ok"]):
+        messages.error(request, f"#{failure['id']}: {failure['message']}")
+
+
+@admin_required
+@require_POST
+def invitation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        invitation = invitation_resend(actor=request.user, invitation_id=pk)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Invitation for %(who)s sent again.") % {"who": invitation})
+    return redirect(_list_url(request))
+
+
+@admin_required
+@require_POST
+def invitation_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        invitation_delete(actor=request.user, invitation_id=pk)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Invitation deleted."))
+    return redirect(_list_url(request))
+
+
+def _selected_ids(request: HttpRequest) -> list[int]:
+    return [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+
+
+@admin_required
+@require_POST
+def invitations_resend_view(request: HttpRequest) -> HttpResponse:
+    results = invitations_resend(actor=request.user, ids=_selected_ids(request))
+    _report(request, results, _("%(count)s invitation(s) sent again."))
+    return redirect(_list_url(request))
+
+
+@admin_required
+@require_POST
+def invitations_delete_view(request: HttpRequest) -> HttpResponse:
+    results = invitations_delete(actor=request.user, ids=_selected_ids(request))
+    _report(request, results, _("%(count)s invitation(s) deleted."))
+    return redirect(_list_url(request))

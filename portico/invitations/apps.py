@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class InvitationsConfig(AppConfig):
+    name = "portico.invitations"
+    label = "invitations"
+
+    def ready(self) -> None:
+        # Wire the invitations into the apps below them without those importing us:
+        # the sign-up guard and the worker's periodic sweeps.
+        from portico.accounts.services import SIGN_UP_GUARDS
+        from portico.core.sweeps import register_sweep
+        from portico.invitations.services import jobs
+        from portico.invitations.services.guards import refuse_sign_up_of_invited_address
+
+        if refuse_sign_up_of_invited_address not in SIGN_UP_GUARDS:
+            SIGN_UP_GUARDS.append(refuse_sign_up_of_invited_address)
+        register_sweep("invitations.expire", jobs.invitations_expire)
+        register_sweep("invitations.reminders", jobs.invitations_send_due_reminders)
+        register_sweep("invitations.outbox", jobs.invitation_messages_deliver_due)

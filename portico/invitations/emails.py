@@ -1,0 +1,49 @@
+"""The invitation and reminder emails, in the invitee's language."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
+
+from portico.core.mail import render_email
+from portico.invitations.messages import message_as_text
+from portico.invitations.models import Invitation, InvitationMessage
+
+
+def invitation_link(invitation: Invitation) -> str:
+    return settings.BASE_URL + reverse("invitations:accept", kwargs={"token": invitation.token})
+
+
+def days_left(invitation: Invitation, now: datetime) -> int:
+    """Whole days until expiry, rounded up (an invitation expiring in 26 hours has 2)."""
+    return max(0, math.ceil((invitation.expires_at - now).total_seconds() / 86400))
+
+
+def build_message(message: InvitationMessage, *, now: datetime) -> EmailMultiAlternatives:
+    invitation = message.invitation
+    inviter = invitation.inviter
+    context = {
+        "invitee_name": invitation.first_name or "",
+        "inviter_name": inviter.display_name if inviter else settings.PORTICO_PLATFORM_NAME,
+        "message_html": invitation.message,
+        "message_text": message_as_text(invitation.message),
+        "link": invitation_link(invitation),
+        "days_left": days_left(invitation, now),
+        "expires_at": invitation.expires_at,
+        "is_admin": invitation.is_admin,
+    }
+    template = (
+        "invitations/email/reminder"
+        if message.kind == InvitationMessage.Kind.REMINDER
+        else "invitations/email/invitation"
+    )
+    email = render_email(
+        to=[invitation.email], template=template, context=context, language=invitation.language
+    )
+    # Lets a bounce or a complaint be traced back to the message that caused it.
+    email.extra_headers["X-Portico-Message"] = f"{message.kind}-{message.pk}"
+    return email

@@ -1,0 +1,207 @@
+"""Invitations store intent; acceptance applies it.
+
+An :class:`Invitation` holds who is invited (an address, or none for a printed code),
+the rights and groups they will get, and its state. Nothing is given before the invitee
+accepts. :class:`InvitationMessage` is the outbox: each email to send is a row written
+in the same transaction as the change that calls for it, so a crash loses no mail and a
+retry never sends one twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portico.invitations import tokens
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self, now: datetime | None = None) -> InvitationQuerySet:
+        now = now or timezone.now()
+        return self.filter(status=Invitation.Status.PENDING, expires_at__gt=now)
+
+    def expired(self, now: datetime | None = None) -> InvitationQuerySet:
+        """Expired ones, including those the expiry sweep has not marked yet."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(status=Invitation.Status.EXPIRED)
+            | Q(status=Invitation.Status.PENDING, expires_at__lte=now)
+        )
+
+    def accepted(self) -> InvitationQuerySet:
+        return self.filter(status=Invitation.Status.ACCEPTED)
+
+    def open_for_address(self) -> InvitationQuerySet:
+        """Not accepted: pending or expired (the row a new invitation renews or merges)."""
+        return self.exclude(status=Invitation.Status.ACCEPTED)
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        EXPIRED = "expired", _("Expired")
+
+    # Intent.
+    # NULL (not "") for codes without an address, so that the unique constraint skips them.
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True)  # noqa: DJ001
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    language = models.CharField(_("language"), max_length=16)
+    is_admin = models.BooleanField(_("admin rights"), default=False)
+    moderated_projects = models.ManyToManyField(
+        "projects.Project", related_name="+", blank=True, verbose_name=_("moderated projects")
+    )
+    groups = models.ManyToManyField(
+        "groups.Group", related_name="invitations", blank=True, verbose_name=_("groups")
+    )
+    message = models.TextField(
+        _("personal message"), blank=True, help_text="Sanitised HTML (safe formatting only)."
+    )
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sent_invitations",
+    )
+    send_email = models.BooleanField(default=True)
+    batch = models.ForeignKey(
+        "invitations.InvitationBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
+    )
+
+    # Token: see portico.invitations.tokens. The nonce alone is useless without the key.
+    token_nonce = models.CharField(max_length=32, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+
+    # State.
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current lifetime started."
+    )
+    expires_at = models.DateTimeField()
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accepted_invitations",
+    )
+    delivery_failed_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.CharField(max_length=500, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open (pending or expired) invitation per address: re-inviting renews or
+            # merges it instead of adding a second one; accepted ones do not count.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(email__isnull=False) & ~Q(status="accepted"),
+                name="invitations_one_open_per_address",
+            ),
+        ]
+        indexes = [
+            models.Index(Lower("email"), name="invitations_email_lower"),
+            models.Index(fields=["status", "expires_at"], name="invitations_status_expiry"),
+            models.Index(fields=["created_at", "id"], name="invitations_created"),
+            models.Index(fields=["last_name", "first_name"], name="invitations_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or _("code %(prefix)s…") % {"prefix": self.token_display[:4]}
+
+    @property
+    def token(self) -> str:
+        """The working token (canonical form). Only ever shown to admins and invitees."""
+        return tokens.token_for_nonce(self.token_nonce)
+
+    @property
+    def token_display(self) -> str:
+        return tokens.display(self.token)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def effective_status(self, now: datetime | None = None) -> str:
+        now = now or timezone.now()
+        if self.status == self.Status.PENDING and self.expires_at <= now:
+            return self.Status.EXPIRED
+        return self.status
+
+    def get_effective_status_display(self) -> str:
+        return str(self.Status(self.effective_status()).label)
+
+
+class InvitationBatch(models.Model):
+    """One run of "invite people": typed addresses or an imported file."""
+
+    class Source(models.TextChoices):
+        TYPED = "typed", _("Typed addresses")
+        FILE = "file", _("Imported file")
+        CODES = "codes", _("Registration codes")
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.TYPED)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.source})"
+
+
+class InvitationMessage(models.Model):
+    """The outbox: one email to send (an invitation or a reminder).
+
+    Written in the transaction that calls for it; sent by the worker after commit;
+    claimed with a conditional update so that any number of workers send it once;
+    retried with back-off while the mail server is unavailable.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", _("Invitation")
+        REMINDER = "reminder", _("Reminder")
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(sent_at__isnull=True, failed_at__isnull=True),
+                name="invitations_outbox_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for invitation {self.invitation_id}"

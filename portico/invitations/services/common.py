@@ -1,0 +1,70 @@
+"""Pieces shared by the invitation services: lifetimes, audit in bulk, the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from portico.core.durations import parse_duration
+from portico.core.models import AuditEvent
+from portico.invitations.models import Invitation, InvitationMessage
+
+
+def invitation_ttl() -> timedelta:
+    return parse_duration(settings.PORTICO_INVITATION_TTL)
+
+
+def reminder_delay() -> timedelta:
+    return parse_duration(settings.PORTICO_REMINDER_DELAY)
+
+
+def audit_invitations(
+    *, actor: Any | None, verb: str, invitations: Iterable[Invitation], **details: Any
+) -> None:
+    """One audit entry per invitation, written in one query."""
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor_obj,
+                actor_repr=actor_obj.email if actor_obj else "",
+                verb=verb,
+                target_type="invitations.invitation",
+                target_id=str(inv.pk),
+                target_repr=(inv.email or f"code #{inv.pk}")[:320],
+                details=details,
+            )
+            for inv in invitations
+        ],
+        batch_size=2000,
+    )
+
+
+def queue_messages(invitations: Iterable[Invitation], *, kind: str, now: datetime) -> int:
+    """Write outbox rows for the invitations that have an address and want email, and
+    ask the worker to deliver them once the transaction commits. Returns how many."""
+    rows = [
+        InvitationMessage(invitation=inv, kind=kind, created_at=now, next_attempt_at=now)
+        for inv in invitations
+        if inv.email and inv.send_email
+    ]
+    InvitationMessage.objects.bulk_create(rows, batch_size=2000)
+    if rows:
+        from portico.invitations.tasks import deliver_invitation_messages
+
+        transaction.on_commit(lambda: deliver_invitation_messages.enqueue())
+    return len(rows)
+
+
+def restart_lifetime(invitation: Invitation, *, now: datetime) -> None:
+    """Pending again, a new expiry, one new reminder later. The token is kept."""
+    invitation.status = Invitation.Status.PENDING
+    invitation.sent_at = now
+    invitation.expires_at = now + invitation_ttl()
+    invitation.reminder_sent_at = None
+    invitation.delivery_failed_at = None
+    invitation.delivery_error = ""
