@@ -21,7 +21,7 @@ from portico.invitations.selectors import (
     invitation_get_by_token,
     pending_invitation_for_address,
 )
-from portico.invitations.services.create import _valid_email
+from portico.invitations.services.planning import is_valid_email
 from portico.projects.services import project_add_moderator
 
 
@@ -54,7 +54,7 @@ def invitation_accept(
 
     address = invitation.email or normalize_email(email or "")
     if not invitation.email:
-        if not _valid_email(address):
+        if not is_valid_email(address):
             raise ApplicationError(
                 "invalid_email",
                 _("Enter a valid email address."),

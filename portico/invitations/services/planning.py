@@ -1,0 +1,381 @@
+"""Planning a batch of invitations: parse, check, and decide what happens to each row.
+
+Nothing here writes. :func:`invitation_plan_batch` checks a batch completely and is
+used both before creating it and as the admin's preview. Every problem carries a stable
+code, its position (typed lists) or row (spreadsheets) and the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portico.accounts.models import User
+from portico.accounts.selectors import users_by_emails
+from portico.core.languages import default_language, resolve_language
+from portico.groups.models import Group
+from portico.groups.selectors import groups_by_names
+from portico.invitations.messages import sanitize_message
+from portico.invitations.models import Invitation
+from portico.projects.models import Project
+
+_SPLIT = re.compile(r"[,;\n\r]+")
+
+
+@dataclass
+class InviteRow:
+    """One person to invite. ``None`` in an override field means "use the batch option"."""
+
+    position: int
+    email: str | None
+    first_name: str = ""
+    last_name: str = ""
+    language: str | None = None
+    groups: list[str] | None = None
+    is_admin: bool | None = None
+    send_email: bool | None = None
+    message: str | None = None
+    raw: str = ""
+
+
+@dataclass
+class InviteOptions:
+    """The batch options chosen on the page or in the API call."""
+
+    is_admin: bool = False
+    moderator: bool = False
+    project_ids: list[int] = field(default_factory=list)
+    group_ids: list[int] = field(default_factory=list)
+    language: str | None = None
+    message: str = ""
+    send_email: bool = True
+
+
+@dataclass
+class PlannedRow:
+    row: InviteRow
+    action: str  # "invite" | "code" | "update_user" | "merge" | "renew"
+    email: str | None
+    language: str
+    is_admin: bool
+    groups: list[Group]
+    send_email: bool
+    message: str
+    user: User | None = None
+    invitation: Invitation | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchPlan:
+    rows: list[PlannedRow]
+    projects: list[Project]
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+
+    def counts(self) -> dict[str, int]:
+        counts = {
+            "invited": 0,
+            "codes": 0,
+            "updated": 0,
+            "merged": 0,
+            "renewed": 0,
+            "admins": 0,
+            "emails": 0,
+        }
+        names = {
+            "invite": "invited",
+            "code": "codes",
+            "update_user": "updated",
+            "merge": "merged",
+            "renew": "renewed",
+        }
+        for planned in self.rows:
+            counts[names[planned.action]] += 1
+            counts["admins"] += planned.is_admin
+            counts["emails"] += planned.action in ("invite", "renew") and planned.send_email
+        return counts
+
+
+def parse_typed_emails(text: str | list[str]) -> list[InviteRow]:
+    """Addresses separated by commas, semicolons or new lines (or given as a list), each
+    possibly written ``Name <address>``. Positions count from 1, as the admin counts."""
+    items = text if isinstance(text, list) else _SPLIT.split(text or "")
+    rows = []
+    for item in items:
+        raw = (item or "").strip()
+        if not raw:
+            continue
+        name, address = parseaddr(raw) if "<" in raw else ("", raw)
+        first, _sep, last = name.strip().strip('"').partition(" ")
+        rows.append(
+            InviteRow(
+                position=len(rows) + 1,
+                email=address.strip() or raw,
+                first_name=first,
+                last_name=last.strip(),
+                raw=raw,
+            )
+        )
+    return rows
+
+
+def _error(
+    code: str, message: str, *, where: str, row: InviteRow | None = None, **details: Any
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if row is not None:
+        error[where] = row.position
+    error.update(details)
+    return error
+
+
+def is_valid_email(value: str) -> bool:
+    if not value or len(value) > 254 or any(ch.isspace() for ch in value):
+        return False
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _row_value_errors(
+    row: InviteRow, found_groups: dict[str, Group], *, where: str
+) -> list[dict[str, Any]]:
+    """Problems with a row's own language and groups (its address is checked apart)."""
+    errors = []
+    if row.language and resolve_language(row.language) is None:
+        errors.append(
+            _error(
+                "unknown_locale",
+                _("%(value)s is not a language of this platform.") % {"value": row.language},
+                where=where,
+                row=row,
+                value=row.language,
+            )
+        )
+    for name in row.groups or []:
+        if name.strip().lower() not in found_groups:
+            errors.append(
+                _error(
+                    "unknown_group",
+                    _("There is no group called %(value)s.") % {"value": name},
+                    where=where,
+                    row=row,
+                    value=name,
+                )
+            )
+    return errors
+
+
+def invitation_plan_batch(
+    *,
+    rows: list[InviteRow],
+    options: InviteOptions,
+    where: str = "position",
+    allow_codes: bool = False,
+    now=None,
+) -> BatchPlan:
+    """Check a batch and decide what happens to every row, without writing anything.
+
+    ``where`` names the location key of errors: ``position`` for typed lists, ``row``
+    for spreadsheets. ``allow_codes`` lets rows without an address become registration
+    codes. Queries are made in bulk (a handful per batch, whatever its size).
+    """
+    now = now or timezone.now()
+    errors: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+
+    if not rows:
+        errors.append(_error("no_invites_specified", _("There is nobody to invite."), where=where))
+    limit = settings.PORTICO_MAX_INVITES
+    if len(rows) > limit:
+        errors.append(
+            _error(
+                "max_invites_limit_exceeded",
+                _("A batch holds at most %(limit)s invitations; this one has %(count)s.")
+                % {"limit": limit, "count": len(rows)},
+                where=where,
+                limit=limit,
+                count=len(rows),
+            )
+        )
+        return BatchPlan(rows=[], projects=[], errors=errors, warnings=warnings)
+
+    # Batch options.
+    batch_language = default_language()
+    if options.language:
+        batch_language = resolve_language(options.language) or ""
+        if not batch_language:
+            errors.append(
+                _error(
+                    "unknown_locale",
+                    _("%(value)s is not a language of this platform.")
+                    % {"value": options.language},
+                    where=where,
+                    field="language",
+                    value=options.language,
+                )
+            )
+    batch_groups = list(Group.objects.filter(pk__in=options.group_ids))
+    missing_groups = sorted(set(options.group_ids) - {g.pk for g in batch_groups})
+    for group_id in missing_groups:
+        errors.append(
+            _error(
+                "unknown_group",
+                _("There is no group with id %(value)s.") % {"value": group_id},
+                where=where,
+                field="groups",
+                value=group_id,
+            )
+        )
+    projects = list(Project.objects.filter(pk__in=options.project_ids))
+    for project_id in sorted(set(options.project_ids) - {p.pk for p in projects}):
+        errors.append(
+            _error(
+                "unknown_project",
+                _("There is no project with id %(value)s.") % {"value": project_id},
+                where=where,
+                field="projects",
+                value=project_id,
+            )
+        )
+    if options.moderator and not options.project_ids:
+        errors.append(
+            _error(
+                "projects_required",
+                _("Choose the projects to moderate."),
+                where=where,
+                field="projects",
+            )
+        )
+    if not options.moderator:
+        projects = []
+    batch_message = sanitize_message(options.message)
+
+    # Group names used in rows, looked up in one query.
+    row_group_names = {n for r in rows if r.groups for n in r.groups}
+    found_groups, _missing = groups_by_names(list(row_group_names))
+
+    seen: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        errors += _row_value_errors(row, found_groups, where=where)
+        email = (row.email or "").strip()
+        if not email:
+            if not allow_codes:
+                errors.append(
+                    _error(
+                        "invalid_email",
+                        _("An email address is missing."),
+                        where=where,
+                        row=row,
+                        value=row.raw or "",
+                    )
+                )
+        elif not is_valid_email(email):
+            errors.append(
+                _error(
+                    "invalid_email",
+                    _("%(value)s is not a valid email address.") % {"value": row.raw or email},
+                    where=where,
+                    row=row,
+                    value=row.raw or email,
+                )
+            )
+        else:
+            seen[email.lower()].append(row.position)
+    for address, positions in seen.items():
+        if len(positions) > 1:
+            errors.append(
+                _error(
+                    "emails_duplicate",
+                    _("%(value)s appears more than once (%(where)s %(list)s).")
+                    % {
+                        "value": address,
+                        "where": where,
+                        "list": ", ".join(str(p) for p in positions),
+                    },
+                    where=where,
+                    value=address,
+                    **{f"{where}s": positions},
+                )
+            )
+    if errors:
+        errors.sort(key=lambda e: (e.get(where) or min(e.get(f"{where}s") or [0]), e["code"]))
+        return BatchPlan(rows=[], projects=projects, errors=errors, warnings=warnings)
+
+    # Who is already here: registered users and open invitations, in bulk.
+    addresses = list(seen)
+    users = users_by_emails(addresses)
+    open_invitations = _open_invitations_by_address(addresses)
+
+    planned: list[PlannedRow] = []
+    for row in rows:
+        email = (row.email or "").strip() or None
+        groups = (
+            [found_groups[n.strip().lower()] for n in row.groups]
+            if row.groups
+            else list(batch_groups)
+        )
+        is_admin = options.is_admin if row.is_admin is None else row.is_admin
+        language = resolve_language(row.language) if row.language else batch_language
+        send_email = options.send_email if row.send_email is None else row.send_email
+        message = sanitize_message(row.message) if row.message else batch_message
+        entry = PlannedRow(
+            row=row,
+            action="invite",
+            email=email,
+            language=language,
+            is_admin=is_admin,
+            groups=groups,
+            send_email=send_email,
+            message=message,
+        )
+        if email is None:
+            entry.action, entry.send_email = "code", False
+        elif (user := users.get(email.lower())) is not None:
+            entry.action, entry.user = "update_user", user
+        elif (invitation := open_invitations.get(email.lower())) is not None:
+            entry.invitation = invitation
+            entry.action = "renew" if invitation.effective_status(now) == "expired" else "merge"
+        for group in groups:
+            if group.is_smart:
+                entry.warnings.append("smart_group")
+                warnings.append(
+                    {
+                        "code": "smart_group",
+                        where: row.position,
+                        "value": group.name,
+                        "message": _(
+                            "%(name)s is a smart group: membership follows its rules, "
+                            "nobody is added by hand."
+                        )
+                        % {"name": group.name},
+                    }
+                )
+        planned.append(entry)
+    return BatchPlan(rows=planned, projects=projects, errors=[], warnings=warnings)
+
+
+def _open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
+    found: dict[str, Invitation] = {}
+    for start in range(0, len(addresses), 5000):
+        chunk = addresses[start : start + 5000]
+        for invitation in (
+            Invitation.objects.open_for_address()
+            .annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=chunk)
+        ):
+            found[invitation.email.lower()] = invitation
+    return found
