@@ -253,6 +253,15 @@ PORTICO_MAX_INVITES = env_int("PORTICO_MAX_INVITES", 100_000)
 # The key that turns an invitation's stored nonce into its token. Changing it
 # invalidates every outstanding token; defaults to SECRET_KEY.
 PORTICO_TOKEN_KEY = env("PORTICO_TOKEN_KEY", "")
+# Imports: uploads are read in a child process with these limits.
+PORTICO_UPLOAD_MAX_MB = env_int("PORTICO_UPLOAD_MAX_MB", 20)
+PORTICO_IMPORT_MEMORY_MB = env_int("PORTICO_IMPORT_MEMORY_MB", 1024)
+PORTICO_IMPORT_CPU_SECONDS = env_int("PORTICO_IMPORT_CPU_SECONDS", 60)
+PORTICO_IMPORT_TIMEOUT_SECONDS = env_int("PORTICO_IMPORT_TIMEOUT_SECONDS", 90)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "uploads")))
+
 # Outbox: how many times an email is tried before it is marked failed.
 PORTICO_MAIL_MAX_ATTEMPTS = env_int("PORTICO_MAIL_MAX_ATTEMPTS", 8)
 

@@ -205,3 +205,60 @@ class InvitationMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for invitation {self.invitation_id}"
+
+
+class InvitationImport(models.Model):
+    """An uploaded file on its way to becoming invitations: checked (preview), then,
+    once an admin confirms, stored in chunks and sent by the worker. Its counters are
+    the progress bar."""
+
+    class Kind(models.TextChoices):
+        FILE = "file", _("Imported file")
+        CODES = "codes", _("Registration codes")
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking")
+        INVALID = "invalid", _("Has errors")
+        READY = "ready", _("Ready to confirm")
+        STORING = "storing", _("Storing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FILE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    options = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveIntegerField(default=0)
+    to_store = models.PositiveIntegerField(default=0)
+    stored = models.PositiveIntegerField(default=0)
+    stored_through = models.IntegerField(default=-1, help_text="Index of the last stored row.")
+    emails_queued = models.PositiveIntegerField(default=0)
+
+    summary = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    # The preview, compactly: [row, action, email, first, last, language, groups, admin].
+    plan = models.JSONField(default=list, blank=True)
+    batch = models.OneToOneField(
+        InvitationBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_import",
+    )
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

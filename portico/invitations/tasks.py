@@ -12,3 +12,19 @@ from portico.invitations.services.jobs import invitation_messages_deliver_due
 def deliver_invitation_messages() -> int:
     """Send every due email of the outbox. Safe to run any number of times at once."""
     return invitation_messages_deliver_due(now=timezone.now())
+
+
+@task()
+def check_invitation_import(import_id: int) -> str:
+    """Check an uploaded file and record its preview or its errors."""
+    from portico.invitations.services.imports import invitation_import_check
+
+    return invitation_import_check(import_id=import_id, now=timezone.now()).status
+
+
+@task()
+def store_invitation_import(import_id: int) -> str:
+    """Store a confirmed import in chunks and queue its emails."""
+    from portico.invitations.services.imports import invitation_import_store
+
+    return invitation_import_store(import_id=import_id, now=timezone.now()).status

@@ -35,6 +35,7 @@ def _problem(request: HttpRequest, error: ApplicationError) -> HttpResponse:
 def enter_code(request: HttpRequest) -> HttpResponse:
     """``/invite``: a person types the code from their letter or email."""
     form = EnterCodeForm(request.POST or None, initial={"token": request.GET.get("code", "")})
+    problem: ApplicationError | None = None
     if request.method == "POST" and form.is_valid():
         try:
             check_rate("token_lookup", client_ip(request))
@@ -43,12 +44,18 @@ def enter_code(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             if error.code in ("token_mistyped", "token_not_found", "rate_limited"):
                 form.add_error("token", error.message)
+                problem = error
             else:
                 return _problem(request, error)
         else:
             return redirect("invitations:accept", token=canonical)
+    # Each token problem keeps its own status (422, 404, 429), as on the other pages.
+    status = problem.status if problem else 422 if form.errors else 200
     return render(
-        request, "invitations/enter_code.html", {"form": form}, status=422 if form.errors else 200
+        request,
+        "invitations/enter_code.html",
+        {"form": form, "error_code": problem.code if problem else ""},
+        status=status,
     )
 
 

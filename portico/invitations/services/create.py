@@ -76,9 +76,7 @@ def invitation_create_batch(
     if plan.errors:
         raise ApplicationError.many(plan.errors)
     batch = InvitationBatch.objects.create(source=source, actor=actor, created_at=now)
-    created = _create_new(actor=actor, plan=plan, batch=batch, now=now)
-    _update_users(actor=actor, plan=plan)
-    _merge_and_renew(actor=actor, plan=plan, now=now)
+    created = apply_plan(actor=actor, plan=plan, batch=batch, now=now)
     counts = plan.counts()
     batch.counts = counts
     batch.save(update_fields=["counts"])
@@ -87,7 +85,22 @@ def invitation_create_batch(
     )
 
 
-def _create_new(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) -> list[Invitation]:
+def apply_plan(
+    *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool = True
+) -> list[Invitation]:
+    """Carry out a checked plan (or a chunk of one) inside the caller's transaction:
+    create the new invitations, update registered users, merge and renew open
+    invitations, queue the emails. Returns the invitations created. ``audit_each``
+    False records nothing per invitation (an import audits itself as a whole)."""
+    created = _create_new(actor=actor, plan=plan, batch=batch, now=now, audit_each=audit_each)
+    _update_users(actor=actor, plan=plan)
+    _merge_and_renew(actor=actor, plan=plan, now=now)
+    return created
+
+
+def _create_new(
+    *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool
+) -> list[Invitation]:
     entries = [p for p in plan.rows if p.action in ("invite", "code")]
     expires_at = now + invitation_ttl()
     invitations = []
@@ -125,9 +138,10 @@ def _create_new(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) ->
         ]
     Invitation.groups.through.objects.bulk_create(group_links, batch_size=5000)
     Invitation.moderated_projects.through.objects.bulk_create(project_links, batch_size=5000)
-    audit_invitations(
-        actor=actor, verb="invitation.created", invitations=invitations, batch=batch.pk
-    )
+    if audit_each:
+        audit_invitations(
+            actor=actor, verb="invitation.created", invitations=invitations, batch=batch.pk
+        )
     queue_messages(invitations, kind=InvitationMessage.Kind.INVITATION, now=now)
     return invitations
 

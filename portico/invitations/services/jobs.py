@@ -100,7 +100,12 @@ def _deliver(ids: list[int], *, now: datetime) -> tuple[int, bool]:
             try:
                 connection.send_messages([build_message(message, now=now)])
             except smtplib.SMTPRecipientsRefused as error:
-                _fail(message, now=now, error=f"refused by the mail server: {error.recipients}")
+                refusal = f"refused by the mail server: {error.recipients}"
+                if all(400 <= code < 500 for code, _reply in error.recipients.values()):
+                    # 4xx (greylisting, mailbox busy): try later, the address is fine.
+                    _postpone([message], now=now, error=refusal)
+                else:
+                    _fail(message, now=now, error=refusal)
             except smtplib.SMTPResponseException as error:
                 if 500 <= error.smtp_code < 600:
                     _fail(message, now=now, error=f"{error.smtp_code} {error.smtp_error!r}")

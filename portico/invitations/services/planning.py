@@ -25,6 +25,7 @@ from portico.accounts.selectors import users_by_emails
 from portico.core.languages import default_language, resolve_language
 from portico.groups.models import Group
 from portico.groups.selectors import groups_by_names
+from portico.invitations import tokens
 from portico.invitations.messages import sanitize_message
 from portico.invitations.models import Invitation
 from portico.projects.models import Project
@@ -46,6 +47,7 @@ class InviteRow:
     send_email: bool | None = None
     message: str | None = None
     raw: str = ""
+    token: str | None = None
 
 
 @dataclass
@@ -85,6 +87,7 @@ class BatchPlan:
 
     def counts(self) -> dict[str, int]:
         counts = {
+            "existing": 0,
             "invited": 0,
             "codes": 0,
             "updated": 0,
@@ -99,10 +102,11 @@ class BatchPlan:
             "update_user": "updated",
             "merge": "merged",
             "renew": "renewed",
+            "existing": "existing",
         }
         for planned in self.rows:
             counts[names[planned.action]] += 1
-            counts["admins"] += planned.is_admin
+            counts["admins"] += planned.is_admin and planned.action != "existing"
             counts["emails"] += planned.action in ("invite", "renew") and planned.send_email
         return counts
 
@@ -131,11 +135,19 @@ def parse_typed_emails(text: str | list[str]) -> list[InviteRow]:
 
 
 def _error(
-    code: str, message: str, *, where: str, row: InviteRow | None = None, **details: Any
+    code: str,
+    message: str,
+    *,
+    where: str,
+    row: InviteRow | None = None,
+    column: str | None = None,
+    **details: Any,
 ) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if row is not None:
         error[where] = row.position
+    if column and where == "row":  # spreadsheets name the column; typed lists have none
+        error["column"] = column
     error.update(details)
     return error
 
@@ -162,6 +174,7 @@ def _row_value_errors(
                 _("%(value)s is not a language of this platform.") % {"value": row.language},
                 where=where,
                 row=row,
+                column="language",
                 value=row.language,
             )
         )
@@ -173,6 +186,7 @@ def _row_value_errors(
                     _("There is no group called %(value)s.") % {"value": name},
                     where=where,
                     row=row,
+                    column="groups",
                     value=name,
                 )
             )
@@ -268,18 +282,23 @@ def invitation_plan_batch(
     row_group_names = {n for r in rows if r.groups for n in r.groups}
     found_groups, _missing = groups_by_names(list(row_group_names))
 
+    # Rows carrying the token of a known invitation (a re-imported export) are reported
+    # as already invited and never duplicated.
+    known = _invitations_by_tokens(rows)
+
     seen: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         errors += _row_value_errors(row, found_groups, where=where)
         email = (row.email or "").strip()
         if not email:
-            if not allow_codes:
+            if not allow_codes and row.position not in known:
                 errors.append(
                     _error(
                         "invalid_email",
                         _("An email address is missing."),
                         where=where,
                         row=row,
+                        column="email",
                         value=row.raw or "",
                     )
                 )
@@ -290,6 +309,7 @@ def invitation_plan_batch(
                     _("%(value)s is not a valid email address.") % {"value": row.raw or email},
                     where=where,
                     row=row,
+                    column="email",
                     value=row.raw or email,
                 )
             )
@@ -307,6 +327,7 @@ def invitation_plan_batch(
                         "list": ", ".join(str(p) for p in positions),
                     },
                     where=where,
+                    column="email",
                     value=address,
                     **{f"{where}s": positions},
                 )
@@ -321,6 +342,7 @@ def invitation_plan_batch(
     open_invitations = _open_invitations_by_address(addresses)
 
     planned: list[PlannedRow] = []
+    smart_rows: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         email = (row.email or "").strip() or None
         groups = (
@@ -342,7 +364,10 @@ def invitation_plan_batch(
             send_email=send_email,
             message=message,
         )
-        if email is None:
+        if row.position in known:
+            entry.action, entry.invitation = "existing", known[row.position]
+            entry.send_email = False
+        elif email is None:
             entry.action, entry.send_email = "code", False
         elif (user := users.get(email.lower())) is not None:
             entry.action, entry.user = "update_user", user
@@ -352,20 +377,39 @@ def invitation_plan_batch(
         for group in groups:
             if group.is_smart:
                 entry.warnings.append("smart_group")
-                warnings.append(
-                    {
-                        "code": "smart_group",
-                        where: row.position,
-                        "value": group.name,
-                        "message": _(
-                            "%(name)s is a smart group: membership follows its rules, "
-                            "nobody is added by hand."
-                        )
-                        % {"name": group.name},
-                    }
-                )
+                smart_rows[group.name].append(row.position)
         planned.append(entry)
+    for name, positions in smart_rows.items():
+        warnings.append(
+            {
+                "code": "smart_group",
+                "value": name,
+                "count": len(positions),
+                f"{where}s": positions[:20],
+                "message": _(
+                    "%(name)s is a smart group: membership follows its rules, nobody is "
+                    "added by hand."
+                )
+                % {"name": name},
+            }
+        )
     return BatchPlan(rows=planned, projects=projects, errors=[], warnings=warnings)
+
+
+def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
+    """Known invitations for the rows that carry a token, keyed by row position."""
+    hashes: dict[str, int] = {}
+    for row in rows:
+        if row.token:
+            canonical = tokens.normalize(row.token)
+            if tokens.is_well_formed(canonical):
+                hashes[tokens.lookup_hash(canonical)] = row.position
+    found: dict[int, Invitation] = {}
+    keys = list(hashes)
+    for start in range(0, len(keys), 5000):
+        for invitation in Invitation.objects.filter(token_hash__in=keys[start : start + 5000]):
+            found[hashes[invitation.token_hash]] = invitation
+    return found
 
 
 def _open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:

@@ -1,0 +1,32 @@
+"""Exports of the invitation list: audited, because they carry working tokens."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from portico.accounts.models import User
+from portico.core.audit import audit
+from portico.invitations.models import Invitation
+
+
+def invitation_export_record(
+    *,
+    actor: User,
+    invitations: QuerySet[Invitation],
+    file_format: str,
+    search: str,
+    status: str,
+) -> int:
+    """Record who exported which invitations (filter, format, count) in the audit log.
+    Returns the count. The file itself is streamed by the caller."""
+    count = invitations.count()
+    audit(
+        actor=actor,
+        verb="invitation.exported",
+        target=None,
+        format=file_format,
+        search=search,
+        status=status,
+        count=count,
+    )
+    return count

@@ -1,0 +1,273 @@
+"""Imports: an uploaded file becomes a preview, then, once confirmed, invitations.
+
+1. :func:`invitation_import_start` keeps the upload and queues the check.
+2. :func:`invitation_import_check` (worker) reads the file in a guarded child process,
+   plans the batch without writing, and records the preview or every error.
+3. :func:`invitation_import_confirm` (admin) queues the storing.
+4. :func:`invitation_import_store` (worker) plans again against the current data (all or
+   nothing: a new problem stores nothing), then stores in chunks of
+   ``CHUNK`` rows, one transaction each, recording how far it got in the same
+   transaction, so the progress bar moves and a crashed worker resumes where it stopped
+   without storing or sending anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portico.accounts.models import User
+from portico.core.audit import audit
+from portico.core.errors import ApplicationError, NotFound
+from portico.invitations.models import (
+    InvitationBatch,
+    InvitationImport,
+    InvitationMessage,
+)
+from portico.invitations.services.create import apply_plan
+from portico.invitations.services.planning import (
+    BatchPlan,
+    InviteOptions,
+    invitation_plan_batch,
+)
+from portico.invitations.sheets import read_invitation_sheet
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 5000
+
+
+def _options(invitation_import: InvitationImport) -> InviteOptions:
+    options = InviteOptions(**invitation_import.options)
+    if invitation_import.kind == InvitationImport.Kind.CODES:
+        options.send_email = False  # codes are printed, never mailed
+    return options
+
+
+@transaction.atomic
+def invitation_import_start(
+    *,
+    actor: User,
+    upload: UploadedFile,
+    options: InviteOptions,
+    kind: str = InvitationImport.Kind.FILE,
+) -> InvitationImport:
+    """Keep the upload and queue its check (after commit). Raises ``file_too_large``
+    (413) past ``PORTICO_UPLOAD_MAX_MB`` and ``unparseable_file`` for an empty upload."""
+    limit = settings.PORTICO_UPLOAD_MAX_MB * 1024 * 1024
+    if upload.size is not None and upload.size > limit:
+        raise ApplicationError(
+            "file_too_large",
+            _("The file is larger than %(mb)s MB.") % {"mb": settings.PORTICO_UPLOAD_MAX_MB},
+            status=413,
+            limit_mb=settings.PORTICO_UPLOAD_MAX_MB,
+        )
+    if not upload.size:
+        raise ApplicationError("unparseable_file", _("The file is empty."), status=422)
+    invitation_import = InvitationImport(
+        kind=kind,
+        actor=actor,
+        filename=Path(upload.name or "upload").name[:255],
+        options=asdict(options),
+    )
+    invitation_import.file.save(
+        f"{invitation_import.created_at:%Y%m%d%H%M%S}.upload", upload, save=False
+    )
+    invitation_import.save()
+    audit(
+        actor=actor,
+        verb="invitation_import.uploaded",
+        target=invitation_import,
+        filename=invitation_import.filename,
+        kind=kind,
+    )
+    from portico.invitations.tasks import check_invitation_import
+
+    transaction.on_commit(lambda: check_invitation_import.enqueue(invitation_import.pk))
+    return invitation_import
+
+
+def _plan(
+    invitation_import: InvitationImport, *, now: datetime | None = None, progress: bool = False
+) -> tuple[BatchPlan | None, list[dict], list[dict], int]:
+    codes = invitation_import.kind == InvitationImport.Kind.CODES
+    sheet = read_invitation_sheet(Path(invitation_import.file.path), codes=codes)
+    if progress:
+        InvitationImport.objects.filter(pk=invitation_import.pk).update(rows_total=len(sheet.rows))
+    if sheet.errors and not sheet.rows:
+        return None, sheet.errors, sheet.warnings, 0
+    plan = invitation_plan_batch(
+        rows=sheet.rows,
+        options=_options(invitation_import),
+        where="row",
+        allow_codes=codes,
+        now=now,
+    )
+    errors = sheet.errors + plan.errors
+    errors.sort(key=lambda e: (e.get("row") or min(e.get("rows") or [0]), e["code"]))
+    return plan, errors, sheet.warnings + plan.warnings, len(sheet.rows)
+
+
+def _compact(plan: BatchPlan) -> list[list[Any]]:
+    return [
+        [
+            p.row.position,
+            p.action,
+            p.email or "",
+            p.row.first_name,
+            p.row.last_name,
+            p.language,
+            ", ".join(g.name for g in p.groups),
+            p.is_admin,
+        ]
+        for p in plan.rows
+    ]
+
+
+def invitation_import_check(*, import_id: int, now: datetime | None = None) -> InvitationImport:
+    """Check an uploaded file and record its preview (status ``ready``) or every problem
+    (status ``invalid``). Writes nothing else. Idempotent."""
+    invitation_import = InvitationImport.objects.get(pk=import_id)
+    if invitation_import.status != InvitationImport.Status.CHECKING:
+        return invitation_import
+    plan, errors, warnings, total = _plan(invitation_import, now=now, progress=True)
+    invitation_import.rows_total = total
+    invitation_import.rows_checked = total
+    invitation_import.warnings = warnings
+    if errors or plan is None:
+        invitation_import.status = InvitationImport.Status.INVALID
+        invitation_import.errors = errors
+    else:
+        invitation_import.status = InvitationImport.Status.READY
+        invitation_import.summary = plan.counts()
+        invitation_import.plan = _compact(plan)
+    invitation_import.save()
+    return invitation_import
+
+
+@transaction.atomic
+def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImport:
+    """Store and send a checked import (queued for the worker). Only a ``ready`` import
+    can be confirmed (``import_not_ready`` 409); confirming twice changes nothing."""
+    invitation_import = InvitationImport.objects.select_for_update().filter(pk=import_id).first()
+    if invitation_import is None:
+        raise NotFound(_("No such import."), id=import_id)
+    if invitation_import.status in (InvitationImport.Status.STORING, InvitationImport.Status.DONE):
+        return invitation_import
+    if invitation_import.status != InvitationImport.Status.READY:
+        raise ApplicationError(
+            "import_not_ready",
+            _("This import cannot be confirmed: %(s)s.")
+            % {"s": invitation_import.get_status_display()},
+            status=409,
+        )
+    invitation_import.status = InvitationImport.Status.STORING
+    invitation_import.confirmed_at = timezone.now()
+    invitation_import.to_store = sum(1 for row in invitation_import.plan if row[1] != "existing")
+    invitation_import.save()
+    audit(
+        actor=actor,
+        verb="invitation_import.confirmed",
+        target=invitation_import,
+        summary=invitation_import.summary,
+    )
+    from portico.invitations.tasks import store_invitation_import
+
+    transaction.on_commit(lambda: store_invitation_import.enqueue(invitation_import.pk))
+    return invitation_import
+
+
+def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImport:
+    """Store a confirmed import in chunks (see the module's docstring). Idempotent and
+    resumable: rows up to ``stored_through`` are never stored twice."""
+    invitation_import = InvitationImport.objects.get(pk=import_id)
+    if invitation_import.status != InvitationImport.Status.STORING:
+        return invitation_import
+    plan, errors, _warnings, _total = _plan(invitation_import, now=now)
+    if errors or plan is None:
+        # Something changed since the preview (a group was deleted...). Before the first
+        # chunk nothing is stored at all; after it, the rest stops and says why.
+        started = invitation_import.stored_through >= 0
+        InvitationImport.objects.filter(pk=import_id).update(
+            status=InvitationImport.Status.FAILED if started else InvitationImport.Status.INVALID,
+            errors=errors,
+            finished_at=now,
+            failure=_("The data changed while the import was being stored.") if started else "",
+        )
+        return InvitationImport.objects.get(pk=import_id)
+    actor = invitation_import.actor
+    with transaction.atomic():
+        invitation_import = InvitationImport.objects.select_for_update().get(pk=import_id)
+        if invitation_import.batch is None:
+            invitation_import.batch = InvitationBatch.objects.create(
+                source=(
+                    InvitationBatch.Source.CODES
+                    if invitation_import.kind == InvitationImport.Kind.CODES
+                    else InvitationBatch.Source.FILE
+                ),
+                actor=actor,
+                created_at=now,
+                counts=invitation_import.summary,
+            )
+            invitation_import.save(update_fields=["batch"])
+    batch = invitation_import.batch
+    rows = plan.rows if plan is not None else []
+    start = invitation_import.stored_through + 1
+    for chunk_start in range(start, len(rows), CHUNK):
+        chunk = rows[chunk_start : chunk_start + CHUNK]
+        with transaction.atomic():
+            locked = InvitationImport.objects.select_for_update().get(pk=import_id)
+            if locked.stored_through >= chunk_start:  # another worker stored it
+                continue
+            part = BatchPlan(rows=chunk, projects=plan.projects, errors=[], warnings=[])
+            apply_plan(actor=actor, plan=part, batch=batch, now=now, audit_each=False)
+            counts = part.counts()
+            stored = len(chunk) - counts["existing"]
+            InvitationImport.objects.filter(pk=import_id).update(
+                stored_through=chunk_start + len(chunk) - 1,
+                stored=locked.stored + stored,
+                emails_queued=locked.emails_queued + counts["emails"],
+            )
+    with transaction.atomic():
+        InvitationImport.objects.filter(pk=import_id).update(
+            status=InvitationImport.Status.DONE, finished_at=now
+        )
+        invitation_import = InvitationImport.objects.get(pk=import_id)
+        audit(
+            actor=actor,
+            verb="invitation_import.stored",
+            target=invitation_import,
+            batch=batch.pk,
+            stored=invitation_import.stored,
+            emails=invitation_import.emails_queued,
+        )
+    return invitation_import
+
+
+def invitation_import_progress(invitation_import: InvitationImport) -> dict[str, Any]:
+    """The three bars: rows checked, invitations stored, emails sent."""
+    sent = 0
+    if invitation_import.batch_id:
+        sent = InvitationMessage.objects.filter(
+            invitation__batch_id=invitation_import.batch_id,
+            sent_at__isnull=False,
+            kind=InvitationMessage.Kind.INVITATION,
+        ).count()
+    return {
+        "status": invitation_import.status,
+        "rows_total": invitation_import.rows_total,
+        "rows_checked": invitation_import.rows_checked,
+        "to_store": invitation_import.to_store,
+        "stored": invitation_import.stored,
+        "emails_queued": invitation_import.emails_queued,
+        "emails_sent": sent,
+    }

@@ -1,0 +1,158 @@
+"""Reads an uploaded spreadsheet or CSV file in a child process, with limits.
+
+Run as ``python -m portico.invitations.sheet_reader PATH MAX_ROWS MEMORY_MB CPU_SECONDS``.
+It prints one JSON object,
+``{"ok": true, "rows": [[row_number, [cell, ...]], ...], "last_row": n}``, with the
+non-empty rows only (numbers as the spreadsheet shows them, so blank rows are
+skipped but counted), or ``{"ok": false, "reason": "..."}``.
+
+Why a child process: python-calamine aborts the whole process (not an exception) on
+some crafted sheets, and a zip bomb or a sheet with one cell at the far corner can ask
+for gigabytes. The parent (``sheets.py``) runs this with memory, CPU-time and wall-clock
+limits, so a hostile file costs a few seconds and nothing else. This module imports no
+Django, to start fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import zipfile
+
+MAX_COLUMNS = 40
+MAX_CELL = 2000  # characters kept per cell; longer values are cut (and then rejected)
+MAX_UNZIPPED = 256 * 1024 * 1024
+MAX_RATIO = 200
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class Unreadable(Exception):
+    pass
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL] + "…"
+
+
+def _check_zip(path: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = 0
+            for info in archive.infolist():
+                total += info.file_size
+                if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(
+                    info.compress_size, 1
+                ):
+                    raise Unreadable("the file unpacks to far more than it weighs (zip bomb)")
+                if info.flag_bits & 0x1:
+                    raise Unreadable("the workbook is protected with a password")
+            if total > MAX_UNZIPPED:
+                raise Unreadable("the file unpacks to more than 256 MB")
+            if not any(name.startswith("xl/worksheets/") for name in archive.namelist()):
+                raise Unreadable("the archive holds no worksheet")
+    except zipfile.BadZipFile as error:
+        raise Unreadable("the file is damaged (not a valid .xlsx archive)") from error
+
+
+def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+    try:
+        workbook = CalamineWorkbook.from_path(path)
+        sheet = workbook.get_sheet_by_index(0)
+        start_row = sheet.start[0] if sheet.start else 0
+        if sheet.total_height > max_rows + 10_000 and sheet.height > max_rows + 10_000:
+            raise Unreadable(f"the sheet has more than {max_rows} rows")
+        if sheet.width > 16_384:
+            raise Unreadable("the sheet is wider than a spreadsheet can be")
+        rows, last = [], start_row
+        for index, values in enumerate(sheet.iter_rows()):
+            number = start_row + index + 1
+            cells = [_cell(v) for v in values[:MAX_COLUMNS]]
+            if any(c.strip() for c in cells):
+                rows.append([number, cells])
+                last = number
+                if len(rows) > max_rows + 1:
+                    break
+        return rows, last
+    except PasswordError as error:
+        raise Unreadable("the workbook is protected with a password") from error
+    except (CalamineError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise Unreadable(f"the workbook cannot be read ({error.__class__.__name__})") from error
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data:
+        raise Unreadable("the file is neither a spreadsheet nor a text (CSV) file")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Unreadable("the text is in an unknown encoding; save it as CSV UTF-8")
+
+
+def read_csv(path: str, max_rows: int) -> tuple[list, int]:
+    with open(path, "rb") as handle:
+        text = _decode(handle.read())
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    csv.field_size_limit(64 * 1024 * 1024)
+    rows, number = [], 0
+    try:
+        for number, values in enumerate(
+            csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1
+        ):
+            cells = [_cell(v) for v in values[:MAX_COLUMNS]]
+            if any(c.strip() for c in cells):
+                rows.append([number, cells])
+                if len(rows) > max_rows + 1:
+                    break
+    except csv.Error as error:
+        raise Unreadable(f"the CSV text is malformed near row {number + 1}") from error
+    return rows, number
+
+
+def read(path: str, max_rows: int) -> dict:
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    try:
+        if magic.startswith(ZIP_MAGIC):
+            _check_zip(path)
+            rows, last = read_workbook(path, max_rows)
+        elif magic.startswith(OLE_MAGIC):
+            # Legacy .xls, or an encrypted (password-protected) .xlsx.
+            rows, last = read_workbook(path, max_rows)
+        else:
+            rows, last = read_csv(path, max_rows)
+    except Unreadable as error:
+        return {"ok": False, "reason": str(error)}
+    return {"ok": True, "rows": rows, "last_row": last}
+
+
+def limit_resources(memory_mb: int, cpu_seconds: int) -> None:
+    """Cap this process: a hostile file may at worst exhaust these, not the machine."""
+    import resource
+
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+
+
+if __name__ == "__main__":
+    limit_resources(int(sys.argv[3]), int(sys.argv[4]))
+    result = read(sys.argv[1], int(sys.argv[2]))
+    sys.stdout.write(json.dumps(result, ensure_ascii=False))

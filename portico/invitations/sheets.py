@@ -1,0 +1,208 @@
+"""Spreadsheets and CSV files → invitation rows and row errors. No database writes.
+
+The file is read by ``sheet_reader`` in a child process with memory, CPU and time
+limits; this module maps its columns (whatever their case, order or surrounding
+spaces), parses the yes/no cells and reports problems with the row number as the
+spreadsheet shows it (the header is row 1), the column and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from portico.invitations.services.planning import InviteRow
+
+COLUMNS = ("email", "first_name", "last_name", "language", "groups", "admin")
+OPTIONAL_COLUMNS = ("send_invite_email", "message", "token")
+_TRUE = {"true", "1", "yes", "y", "ja", "oui", "x"}
+_FALSE = {"false", "0", "no", "n", "nee", "non"}
+NAME_MAX = 150
+MESSAGE_MAX = 2000
+
+
+@dataclass
+class SheetResult:
+    rows: list[InviteRow] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    last_row: int = 0
+    columns: list[str] = field(default_factory=list)
+
+
+def unparseable(reason: str) -> dict[str, Any]:
+    return {
+        "code": "unparseable_file",
+        "message": _("This file cannot be read: %(reason)s.") % {"reason": reason},
+    }
+
+
+def read_raw(path: Path, *, max_rows: int) -> dict[str, Any]:
+    """Run the guarded reader; any crash, limit or timeout becomes ``ok: False``."""
+    command = [
+        sys.executable,
+        "-m",
+        "portico.invitations.sheet_reader",
+        str(path),
+        str(max_rows),
+        str(settings.PORTICO_IMPORT_MEMORY_MB),
+        str(settings.PORTICO_IMPORT_CPU_SECONDS),
+    ]
+    try:
+        completed = subprocess.run(  # noqa: S603 (our own module, a path we created)
+            command,
+            capture_output=True,
+            timeout=settings.PORTICO_IMPORT_TIMEOUT_SECONDS,
+            check=False,
+            cwd=Path(settings.BASE_DIR),
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "reason": _("reading it took too long")}
+    if completed.returncode != 0:
+        return {"ok": False, "reason": _("it made the reader fail (damaged or hostile file)")}
+    try:
+        return json.loads(completed.stdout)
+    except ValueError:
+        return {"ok": False, "reason": _("it made the reader fail (damaged or hostile file)")}
+
+
+def _header_key(cell: str) -> str:
+    return "_".join(cell.strip().lower().replace("-", " ").split())
+
+
+def parse_bool(value: str) -> bool | None:
+    """TRUE/FALSE, 1/0, yes/no in any case; None for an empty cell. Raises ValueError."""
+    text = value.strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+def _unneutralise(value: str) -> str:
+    # Our exports prefix cells starting with = + - @ with an apostrophe; take it off.
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
+        return value[1:]
+    return value.strip()
+
+
+def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
+    """Read a file into invitation rows. ``codes``: rows without an address are
+    registration codes (the "Generate codes" tab)."""
+    max_rows = settings.PORTICO_MAX_INVITES
+    raw = read_raw(path, max_rows=max_rows)
+    result = SheetResult()
+    if not raw.get("ok"):
+        result.errors.append(unparseable(raw.get("reason", "")))
+        return result
+    rows = raw["rows"]
+    result.last_row = raw.get("last_row", 0)
+    if not rows:
+        result.errors.append(
+            {
+                "code": "no_invites_specified",
+                "message": _("The file is empty: there is nobody to invite."),
+            }
+        )
+        return result
+    header_number, header = rows[0]
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        key = _header_key(cell)
+        if not key:
+            continue
+        if key in COLUMNS or key in OPTIONAL_COLUMNS:
+            if key in columns:
+                result.warnings.append(
+                    {
+                        "code": "duplicate_column",
+                        "column": key,
+                        "row": header_number,
+                        "message": _("The column %(column)s appears twice; the first one is used.")
+                        % {"column": key},
+                    }
+                )
+                continue
+            columns[key] = index
+        else:
+            result.warnings.append(
+                {
+                    "code": "unknown_column",
+                    "column": cell.strip(),
+                    "row": header_number,
+                    "message": _("The column %(column)s is not known and is ignored.")
+                    % {"column": cell.strip()},
+                }
+            )
+    result.columns = list(columns)
+    if "email" not in columns and not codes:
+        result.errors.append(
+            {
+                **unparseable(_("its first row has no 'email' column")),
+                "row": header_number,
+                "column": "email",
+            }
+        )
+        return result
+
+    def cell(cells: list[str], name: str) -> str:
+        index = columns.get(name)
+        return _unneutralise(cells[index]) if index is not None and index < len(cells) else ""
+
+    for number, cells in rows[1:]:
+        row = InviteRow(
+            position=number,
+            email=cell(cells, "email") or None,
+            first_name=cell(cells, "first_name"),
+            last_name=cell(cells, "last_name"),
+            raw=cell(cells, "email"),
+        )
+        row.language = cell(cells, "language") or None
+        groups = cell(cells, "groups")
+        row.groups = [g.strip() for g in groups.split(",") if g.strip()] or None
+        row.message = cell(cells, "message") or None
+        row.token = cell(cells, "token") or None
+        for name, attribute in (("admin", "is_admin"), ("send_invite_email", "send_email")):
+            value = cell(cells, name)
+            try:
+                setattr(row, attribute, parse_bool(value))
+            except ValueError:
+                result.errors.append(
+                    {
+                        "code": f"malformed_{name}_value",
+                        "row": number,
+                        "column": name,
+                        "value": value[:200],
+                        "message": _("%(value)s is not a yes/no value (use TRUE or FALSE).")
+                        % {"value": value[:200]},
+                    }
+                )
+        for name, limit in (
+            ("first_name", NAME_MAX),
+            ("last_name", NAME_MAX),
+            ("message", MESSAGE_MAX),
+        ):
+            value = cell(cells, name)
+            if len(value) > limit:
+                result.errors.append(
+                    {
+                        "code": "value_too_long",
+                        "row": number,
+                        "column": name,
+                        "value": value[:50] + "…",
+                        "message": _("%(column)s holds at most %(limit)s characters.")
+                        % {"column": name, "limit": limit},
+                    }
+                )
+        result.rows.append(row)
+    return result
