@@ -24,7 +24,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "rate_limited": 429,
     "invalid_email": 422,
     "invalid_password": 422,
-    "invalid_rule": 422,
     "unknown_locale": 422,
     "token_mistyped": 422,
     "token_not_found": 404,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Lower
 
 from portico.accounts.models import User
 from portico.groups.models import Group
@@ -10,7 +11,8 @@ from portico.groups.rules import rules_q, user_matches
 
 
 def group_list(*, search: str = "") -> QuerySet[Group]:
-    groups = Group.objects.annotate(manual_count=Count("memberships"))
+    # Meta.ordering does not apply to a GROUP BY query (the annotation): order here.
+    groups = Group.objects.annotate(manual_count=Count("memberships")).order_by(Lower("name"))
     if search:
         groups = groups.filter(name__icontains=search.strip())
     return groups

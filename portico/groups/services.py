@@ -121,7 +121,8 @@ def group_add_members(*, actor: User, group: Group, users: Iterable[User]) -> in
     """Add users to a manual group; users already in it are left alone. Returns how many
     were added."""
     _require_manual(group)
-    users = list(users)
+    # A user listed twice is added (and audited) once.
+    users = list({u.pk: u for u in users}.values())
     existing = set(
         Membership.objects.filter(group=group, user__in=users).values_list("user_id", flat=True)
     )
@@ -138,7 +139,7 @@ def group_add_members(*, actor: User, group: Group, users: Iterable[User]) -> in
 def group_remove_members(*, actor: User, group: Group, users: Iterable[User]) -> int:
     """Remove users from a manual group. Returns how many were removed."""
     _require_manual(group)
-    users = list(users)
+    users = list({u.pk: u for u in users}.values())
     removed_ids = set(
         Membership.objects.filter(group=group, user__in=users).values_list("user_id", flat=True)
     )

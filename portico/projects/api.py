@@ -119,6 +119,8 @@ def get_project(request: HttpRequest, project_id: int):
 @router.patch("/{int:project_id}", response=ProjectOut, summary="Change a project")
 def patch_project(request: HttpRequest, project_id: int, payload: ProjectPatch):
     project = get_object_or_404(Project, pk=project_id)
+    if not project_is_visible_to(request.auth, project):
+        raise Http404  # as when reading it: a hidden project's existence is not told
     updated = project_update(
         actor=request.auth,
         project=project,

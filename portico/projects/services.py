@@ -17,7 +17,7 @@ from portico.projects.models import Project
 from portico.projects.selectors import project_can_edit
 
 
-def _check(title: str, visibility: str, groups: list[Group]) -> str:
+def _check(title: str, visibility: str, groups: list[Group], *, require_groups: bool = True) -> str:
     title = (title or "").strip()
     if not title:
         raise ApplicationError("invalid", _("A project needs a title."), field="title")
@@ -25,7 +25,7 @@ def _check(title: str, visibility: str, groups: list[Group]) -> str:
         raise ApplicationError(
             "invalid", _("Unknown visibility."), field="visibility", value=visibility
         )
-    if visibility == Project.Visibility.GROUPS and not groups:
+    if require_groups and visibility == Project.Visibility.GROUPS and not groups:
         raise ApplicationError(
             "groups_required",
             _("Choose at least one group that may see the project."),
@@ -86,7 +86,14 @@ def project_update(
     changes: dict[str, Any] = {}
     new_groups = list(groups) if groups is not None else list(project.groups.all())
     new_visibility = visibility if visibility is not None else project.visibility
-    new_title = _check(title if title is not None else project.title, new_visibility, new_groups)
+    new_title = _check(
+        title if title is not None else project.title,
+        new_visibility,
+        new_groups,
+        # Only whoever changes who may see the project must name a group: a moderator
+        # still edits a project whose groups were all deleted since.
+        require_groups=visibility is not None or groups is not None,
+    )
     if new_title != project.title:
         changes["title"] = project.title = new_title
     if description is not None and description.strip() != project.description:

@@ -46,6 +46,8 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     project = get_object_or_404(Project, pk=pk)
+    if not project_is_visible_to(request.user, project):
+        raise Http404  # as on the detail page: a hidden project's existence is not told
     if not project_can_edit(request.user, project):
         raise PermissionDenied
     form = ProjectContentForm(

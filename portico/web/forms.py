@@ -33,12 +33,15 @@ class GroupCreateForm(GroupForm):
 
 
 class RulesForm(forms.Form):
-    """Up to RULE_ROWS rules of a smart group, as rule_field_N / rule_value_N pairs."""
+    """The rules of a smart group, as rule_field_N / rule_value_N pairs: RULE_ROWS rows,
+    or ``rows`` when the group already has more rules (the API allows any number), so
+    that saving the page never drops a rule and thereby widens the group."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, rows: int = RULE_ROWS, **kwargs):
         super().__init__(*args, **kwargs)
+        self.rows = max(RULE_ROWS, rows)
         choices = [("", "—"), *RULE_FIELDS.items()]
-        for n in range(RULE_ROWS):
+        for n in range(self.rows):
             self.fields[f"rule_field_{n}"] = forms.ChoiceField(
                 label=_("Rule"), choices=choices, required=False
             )
@@ -53,7 +56,7 @@ class RulesForm(forms.Form):
 
     def rules(self) -> list[dict[str, str]]:
         rules = []
-        for n in range(RULE_ROWS):
+        for n in range(self.rows):
             field = self.cleaned_data.get(f"rule_field_{n}")
             if field:
                 rules.append(
@@ -64,7 +67,7 @@ class RulesForm(forms.Form):
     @staticmethod
     def initial_for(rules: list[dict[str, str]]) -> dict[str, str]:
         initial = {}
-        for n, rule in enumerate(rules[:RULE_ROWS]):
+        for n, rule in enumerate(rules):
             initial[f"rule_field_{n}"] = rule["field"]
             initial[f"rule_value_{n}"] = rule["value"]
         return initial

@@ -63,7 +63,9 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = GroupForm(
         request.POST or None, initial={"name": group.name, "description": group.description}
     )
-    rules_form = RulesForm(request.POST or None, initial=RulesForm.initial_for(group.rules))
+    rules_form = RulesForm(
+        request.POST or None, initial=RulesForm.initial_for(group.rules), rows=len(group.rules)
+    )
     if request.method == "POST" and form.is_valid() and rules_form.is_valid():
         try:
             group_update(

@@ -1,0 +1,50 @@
+"""Reads of groups: the list admins browse, member counts and look-ups by name."""
+
+from __future__ import annotations
+
+from portico.groups.models import Group
+from portico.groups.selectors import group_list, group_member_count, groups_by_names
+from tests.conftest import make_user
+
+
+def test_group_list_is_sorted_by_name_whatever_the_case(admin):
+    for name in ["beta", "Alpha", "gamma", "Delta"]:
+        Group.objects.create(name=name)
+    assert [g.name for g in group_list()] == ["Alpha", "beta", "Delta", "gamma"]
+
+
+def test_group_list_finds_groups_by_part_of_their_name(db):
+    for name in ["Neighbours", "Street neighbours", "Staff"]:
+        Group.objects.create(name=name)
+    assert [g.name for g in group_list(search=" NEIGH ")] == ["Neighbours", "Street neighbours"]
+
+
+def test_group_list_counts_manual_memberships(db):
+    group = Group.objects.create(name="Neighbours")
+    for n in range(2):
+        group.memberships.create(user=make_user(f"n{n}@mail.example"))
+    Group.objects.create(name="Empty")
+    assert {g.name: g.manual_count for g in group_list()} == {"Empty": 0, "Neighbours": 2}
+
+
+def test_group_member_count_counts_the_matching_users_of_a_smart_group(admin, resident):
+    smart = Group.objects.create(
+        name="City",
+        kind=Group.Kind.SMART,
+        rules=[{"field": "email_domain", "value": "city.example"}],
+    )
+    make_user("clerk@city.example")
+    assert group_member_count(smart) == 2  # the admin and the clerk
+
+
+def test_groups_by_names_finds_groups_whatever_the_case_and_names_the_missing(db):
+    neighbours = Group.objects.create(name="Neighbours")
+    staff = Group.objects.create(name="Staff")
+    found, missing = groups_by_names([" neighbours", "STAFF", "Ghosts", "", "  "])
+    assert found == {"neighbours": neighbours, "staff": staff}
+    assert missing == ["Ghosts"]
+
+
+def test_groups_by_names_with_no_names_finds_nothing(db):
+    Group.objects.create(name="Neighbours")
+    assert groups_by_names([]) == ({}, [])
