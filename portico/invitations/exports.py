@@ -116,3 +116,18 @@ def export_response(*, actor, file_format: str, search: str = "", status: str = 
         as_attachment=True,
         filename=f"invitations-{stamp}.xlsx",
     )
+
+
+def template_response(*, codes: bool):
+    """The import template as a download."""
+    from django.http import HttpResponse
+
+    from portico.invitations.workbooks import template_xlsx
+
+    response = HttpResponse(
+        template_xlsx(codes=codes),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    name = "portico-codes-template.xlsx" if codes else "portico-invitations-template.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -60,10 +60,10 @@ def template_xlsx(*, codes: bool = False) -> bytes:
             "email",
             _(
                 "Required. One address per row. Leave it empty to create a registration "
-                "code to print on a letter (tab \u201cGenerate codes\u201d)."
-                if codes
-                else "Required. One address per row; every address only once."
-            ),
+                "code to print on a letter (tab “Generate codes”)."
+            )
+            if codes
+            else _("Required. One address per row; every address only once."),
             "ann.smith@example.org",
         ),
         ("first_name", _("Optional. First name, shown in the email and the form."), "Ann"),

@@ -122,3 +122,44 @@ class InviteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Added to the email. Bold, italics, lists and links are kept."),
     )
+
+
+class _BatchOptionsForm(forms.Form):
+    is_admin = InviteForm.base_fields["is_admin"]
+    moderator = InviteForm.base_fields["moderator"]
+    projects = InviteForm.base_fields["projects"]
+    groups = InviteForm.base_fields["groups"]
+    language = InviteForm.base_fields["language"]
+
+
+class ImportForm(_BatchOptionsForm):
+    """Invite people, tab "Import a file": the file and the options its empty cells
+    fall back to."""
+
+    file = forms.FileField(
+        label=_("Spreadsheet or CSV file"),
+        help_text=_(
+            "The template filled in (.xlsx), or a CSV file with the same columns "
+            "(UTF-8, comma or semicolon separated). Cells override the options "
+            "below; empty cells use them."
+        ),
+    )
+    message = InviteForm.base_fields["message"]
+    send_email = forms.BooleanField(
+        label=_("Send the invitation emails"), required=False, initial=True
+    )
+    field_order = ["file"]
+
+
+class CodesForm(_BatchOptionsForm):
+    """Invite people, tab "Generate codes": the template with empty email cells, one row
+    per code."""
+
+    file = forms.FileField(
+        label=_("Spreadsheet or CSV file"),
+        help_text=_(
+            "One row per code, the email cell left empty; usually a group in the "
+            "groups column. No email is sent: export the codes or print letters."
+        ),
+    )
+    field_order = ["file"]

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from portico.web.views import audit, groups, invitations, mailbox, projects, tokens, users
+from portico.web.views import (
+    audit,
+    groups,
+    imports,
+    invitations,
+    mailbox,
+    projects,
+    tokens,
+    users,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -28,6 +37,14 @@ urlpatterns = [
     path("projects/<int:pk>/delete/", projects.project_delete_view, name="project-delete"),
     path("invitations/", invitations.invitation_list, name="invitations"),
     path("invitations/invite/", invitations.invite, name="invite"),
+    path("invitations/import/", imports.import_file, name="import-file"),
+    path("invitations/codes/", imports.generate_codes, name="generate-codes"),
+    path("invitations/template.xlsx", imports.download_template, name="template"),
+    path("invitations/export/", imports.export, name="export"),
+    path("invitations/imports/<int:pk>/", imports.import_detail, name="import"),
+    path("invitations/imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
+    path("invitations/imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("invitations/imports/<int:pk>/errors.xlsx", imports.import_errors, name="import-errors"),
     path(
         "invitations/<int:pk>/resend/", invitations.invitation_resend_view, name="invitation-resend"
     ),
