@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -132,7 +132,8 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     messages.success(request, _("Your email address is verified. You can sign in now."))
     if request.user.is_authenticated and request.user.pk == user.pk:
         return redirect("projects:list")
-    return redirect(reverse("accounts:sign-in") + "?email=" + user.email)
+    # Encoded: a "+" in the address would otherwise arrive as a space.
+    return redirect(reverse("accounts:sign-in") + "?" + urlencode({"email": user.email}))
 
 
 def resend_verification(request: HttpRequest) -> HttpResponse:

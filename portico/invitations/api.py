@@ -54,6 +54,8 @@ class Warning_(Schema):
     code: str
     message: str
     position: int | None = None
+    positions: list[int] | None = Field(None, description="Where it applies (the first 20).")
+    count: int | None = Field(None, description="How many addresses it applies to.")
     value: str | None = None
 
 

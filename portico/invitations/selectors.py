@@ -44,7 +44,9 @@ def invitation_get_by_token(raw: str, *, for_update: bool = False) -> Invitation
     canonical = canonical_token(raw)
     invitations = Invitation.objects.select_related("inviter")
     if for_update:
-        invitations = invitations.select_for_update()
+        # Lock the invitation only: PostgreSQL cannot lock the nullable side of the outer
+        # join to the inviter ("FOR UPDATE cannot be applied to the nullable side").
+        invitations = invitations.select_for_update(of=("self",))
     invitation = invitations.filter(token_hash=tokens.lookup_hash(canonical)).first()
     if invitation is None:
         raise ApplicationError("token_not_found", _("We do not know this invitation code."))

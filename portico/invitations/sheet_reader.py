@@ -28,6 +28,7 @@ MAX_RATIO = 200
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entry
 
 
 class Unreadable(Exception):
@@ -71,14 +72,15 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
     try:
         workbook = CalamineWorkbook.from_path(path)
         sheet = workbook.get_sheet_by_index(0)
-        start_row = sheet.start[0] if sheet.start else 0
         if sheet.total_height > max_rows + 10_000 and sheet.height > max_rows + 10_000:
             raise Unreadable(f"the sheet has more than {max_rows} rows")
         if sheet.width > 16_384:
             raise Unreadable("the sheet is wider than a spreadsheet can be")
-        rows, last = [], start_row
+        rows, last = [], 0
+        # iter_rows() starts at the sheet's first row (row 1), padding the empty rows
+        # above the data, so its index is already the spreadsheet's row number - 1.
         for index, values in enumerate(sheet.iter_rows()):
-            number = start_row + index + 1
+            number = index + 1
             cells = [_cell(v) for v in values[:MAX_COLUMNS]]
             if any(c.strip() for c in cells):
                 rows.append([number, cells])
@@ -134,7 +136,12 @@ def read(path: str, max_rows: int) -> dict:
             _check_zip(path)
             rows, last = read_workbook(path, max_rows)
         elif magic.startswith(OLE_MAGIC):
-            # Legacy .xls, or an encrypted (password-protected) .xlsx.
+            # Legacy .xls, or an encrypted (password-protected) .xlsx: a compound file
+            # holding an "EncryptedPackage" stream. Said plainly, because calamine
+            # cannot tell it from damage under the stored name (no .xlsx suffix).
+            with open(path, "rb") as handle:
+                if ENCRYPTED_PACKAGE in handle.read():
+                    raise Unreadable("the workbook is protected with a password")
             rows, last = read_workbook(path, max_rows)
         else:
             rows, last = read_csv(path, max_rows)
