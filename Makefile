@@ -19,8 +19,7 @@ install: $(STAMP) messages
 
 # Catalogs (.po) are committed; the compiled .mo files are built here.
 messages: $(STAMP)
-	@$(VENV)/bin/pybabel compile --domain django --directory portico/locale --statistics 2>&1 \
-	 | grep -v '^compiling' || true
+	$(VENV)/bin/pybabel -q compile --domain django --directory portico/locale
 
 migrate: install
 	$(PY) manage.py migrate --noinput

@@ -26,3 +26,13 @@ def resolve_language(code: str | None) -> str | None:
 def language_choices() -> list[tuple[str, str]]:
     names = dict(settings.LANGUAGES)
     return [(code, names.get(code.lower(), code)) for code in settings.PORTICO_LANGUAGE_CODES]
+
+
+class LanguageResolver:
+    """:func:`resolve_language` with the settings read once, for loops over many rows."""
+
+    def __init__(self) -> None:
+        self._known = {code.lower(): code for code in settings.PORTICO_LANGUAGE_CODES}
+
+    def resolve(self, code: str | None) -> str | None:
+        return self._known.get((code or "").strip().replace("_", "-").lower())

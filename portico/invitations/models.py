@@ -81,7 +81,7 @@ class Invitation(models.Model):
     )
 
     # Token: see portico.invitations.tokens. The nonce alone is useless without the key.
-    token_nonce = models.CharField(max_length=32, unique=True)
+    token_nonce = models.CharField(max_length=32)  # 128 random bits; token_hash is unique
     token_hash = models.CharField(max_length=64, unique=True)
 
     # State.
@@ -248,6 +248,8 @@ class InvitationImport(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     # The preview, compactly: [row, action, email, first, last, language, groups, admin].
     plan = models.JSONField(default=list, blank=True)
+    # The checked rows as read from the file, so that storing does not read it again.
+    source_rows = models.JSONField(default=list, blank=True)
     batch = models.OneToOneField(
         InvitationBatch,
         null=True,

@@ -91,8 +91,8 @@ def parse_bool(value: str) -> bool | None:
 
 def _unneutralise(value: str) -> str:
     # Our exports prefix cells starting with = + - @ with an apostrophe; take it off.
-    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
-        return value[1:]
+    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
+        return value[1:].strip()
     return value.strip()
 
 
@@ -155,25 +155,31 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
         )
         return result
 
-    def cell(cells: list[str], name: str) -> str:
-        index = columns.get(name)
-        return _unneutralise(cells[index]) if index is not None and index < len(cells) else ""
-
+    # Every row padded to one width, then read by position: one pass, no lookups.
+    names = [*COLUMNS, *OPTIONAL_COLUMNS]
+    width = max(columns.values(), default=0) + 1  # the known columns; index width is blank
+    where = [columns.get(name, width) for name in names]
     for number, cells in rows[1:]:
+        known = cells[:width]
+        padded = known + [""] * (width + 1 - len(known))
+        email, first, last, language, groups, admin, send, message, token = (
+            _unneutralise(padded[i]) for i in where
+        )
         row = InviteRow(
             position=number,
-            email=cell(cells, "email") or None,
-            first_name=cell(cells, "first_name"),
-            last_name=cell(cells, "last_name"),
-            raw=cell(cells, "email"),
+            email=email or None,
+            first_name=first,
+            last_name=last,
+            raw=email,
+            language=language or None,
+            groups=[g.strip() for g in groups.split(",") if g.strip()] or None,
+            message=message or None,
+            token=token or None,
         )
-        row.language = cell(cells, "language") or None
-        groups = cell(cells, "groups")
-        row.groups = [g.strip() for g in groups.split(",") if g.strip()] or None
-        row.message = cell(cells, "message") or None
-        row.token = cell(cells, "token") or None
-        for name, attribute in (("admin", "is_admin"), ("send_invite_email", "send_email")):
-            value = cell(cells, name)
+        for name, value, attribute in (
+            ("admin", admin, "is_admin"),
+            ("send_invite_email", send, "send_email"),
+        ):
             try:
                 setattr(row, attribute, parse_bool(value))
             except ValueError:
@@ -187,12 +193,11 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
                         % {"value": value[:200]},
                     }
                 )
-        for name, limit in (
-            ("first_name", NAME_MAX),
-            ("last_name", NAME_MAX),
-            ("message", MESSAGE_MAX),
+        for name, value, limit in (
+            ("first_name", first, NAME_MAX),
+            ("last_name", last, NAME_MAX),
+            ("message", message, MESSAGE_MAX),
         ):
-            value = cell(cells, name)
             if len(value) > limit:
                 result.errors.append(
                     {

@@ -47,12 +47,17 @@ def check_character(body: str) -> str:
     return ALPHABET[(n - total % n) % n]
 
 
-def token_for_nonce(nonce: str) -> str:
-    """The canonical token (no dashes, upper case) of an invitation's nonce."""
-    digest = hmac.new(_key(), nonce.encode(), hashlib.sha256).digest()
+def token_for_nonce(nonce: str, *, key: bytes | None = None) -> str:
+    """The canonical token (no dashes, upper case) of an invitation's nonce. Loops over
+    many nonces pass ``key`` (from :func:`current_key`) to read the setting once."""
+    digest = hmac.new(key or _key(), nonce.encode(), hashlib.sha256).digest()
     number = int.from_bytes(digest[:9], "big")  # 72 bits, of which 65 are used
     body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(BODY_LENGTH))
     return body + check_character(body)
+
+
+def current_key() -> bytes:
+    return _key()
 
 
 def normalize(raw: str) -> str:

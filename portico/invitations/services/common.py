@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from portico.core.bulk import db_datetime, insert_rows
 from portico.core.durations import parse_duration
 from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationMessage
@@ -44,27 +45,35 @@ def audit_invitations(
     )
 
 
-def queue_messages(invitations: Iterable[Invitation], *, kind: str, now: datetime) -> int:
-    """Write outbox rows for the invitations that have an address and want email, and
-    ask the worker to deliver them once the transaction commits. Returns how many."""
-    rows = [
-        InvitationMessage(invitation=inv, kind=kind, created_at=now, next_attempt_at=now)
-        for inv in invitations
-        if inv.email and inv.send_email
-    ]
-    InvitationMessage.objects.bulk_create(rows, batch_size=2000)
-    if rows:
+def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> int:
+    """Write outbox rows for the invitations (anything with ``pk``, ``email`` and
+    ``send_email``) that have an address and want email, and ask the worker to deliver
+    them once the transaction commits. Returns how many."""
+    ids = [inv.pk for inv in invitations if inv.email and inv.send_email]
+    if ids:
+        when = db_datetime(now)
+        insert_rows(
+            InvitationMessage._meta.db_table,
+            ("invitation_id", "kind", "created_at", "next_attempt_at", "attempts", "last_error"),
+            [(pk, kind, when, when, 0, "") for pk in ids],
+        )
         from portico.invitations.tasks import deliver_invitation_messages
 
         transaction.on_commit(lambda: deliver_invitation_messages.enqueue())
-    return len(rows)
+    return len(ids)
 
 
 def restart_lifetime(invitation: Invitation, *, now: datetime) -> None:
-    """Pending again, a new expiry, one new reminder later. The token is kept."""
+    """Pending again, a new expiry, one new reminder later. The token is kept.
+
+    Emails of the old lifetime still waiting in the outbox are cancelled: the caller
+    queues the new invitation email, and the invitee gets one email, not two."""
     invitation.status = Invitation.Status.PENDING
     invitation.sent_at = now
     invitation.expires_at = now + invitation_ttl()
     invitation.reminder_sent_at = None
     invitation.delivery_failed_at = None
     invitation.delivery_error = ""
+    InvitationMessage.objects.filter(
+        invitation_id=invitation.pk, sent_at__isnull=True, failed_at__isnull=True
+    ).update(failed_at=now, last_error="superseded: the invitation was sent again")

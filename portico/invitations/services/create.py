@@ -14,6 +14,7 @@ sent again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import transaction
@@ -22,6 +23,7 @@ from django.utils import timezone
 from portico.accounts.models import User
 from portico.accounts.services import user_set_admin
 from portico.core.audit import audit
+from portico.core.bulk import db_datetime, insert_rows, reserve_ids
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group
 from portico.groups.services import group_add_members
@@ -87,7 +89,7 @@ def invitation_create_batch(
 
 def apply_plan(
     *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool = True
-) -> list[Invitation]:
+) -> list[SimpleNamespace]:
     """Carry out a checked plan (or a chunk of one) inside the caller's transaction:
     create the new invitations, update registered users, merge and renew open
     invitations, queue the emails. Returns the invitations created. ``audit_each``
@@ -98,52 +100,81 @@ def apply_plan(
     return created
 
 
+_INVITATION_COLUMNS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "language",
+    "is_admin",
+    "message",
+    "inviter_id",
+    "send_email",
+    "batch_id",
+    "token_nonce",
+    "token_hash",
+    "status",
+    "created_at",
+    "sent_at",
+    "expires_at",
+    "delivery_error",
+)
+
+
 def _create_new(
     *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool
-) -> list[Invitation]:
+) -> list[SimpleNamespace]:
+    """Insert the new invitations and their links through the fast path (a batch may
+    hold 100,000 rows). Returns light records (``pk``, ``email``, ``send_email``)."""
     entries = [p for p in plan.rows if p.action in ("invite", "code")]
-    expires_at = now + invitation_ttl()
-    invitations = []
-    for entry in entries:
+    if not entries:
+        return []
+    ids = reserve_ids(Invitation, len(entries))
+    created_at, expires_at = db_datetime(now), db_datetime(now + invitation_ttl())
+    actor_id, pending = actor.pk if actor else None, Invitation.Status.PENDING
+    rows, group_links, project_links, created = [], [], [], []
+    key = tokens.current_key()
+    for pk, entry in zip(ids, entries, strict=True):
         nonce = tokens.new_nonce()
-        invitations.append(
-            Invitation(
-                email=entry.email,
-                first_name=entry.row.first_name[:150],
-                last_name=entry.row.last_name[:150],
-                language=entry.language,
-                is_admin=entry.is_admin,
-                message=entry.message,
-                inviter=actor,
-                send_email=entry.send_email,
-                batch=batch,
-                token_nonce=nonce,
-                token_hash=tokens.lookup_hash(tokens.token_for_nonce(nonce)),
-                created_at=now,
-                sent_at=now,
-                expires_at=expires_at,
+        rows.append(
+            (
+                pk,
+                entry.email,
+                entry.row.first_name[:150],
+                entry.row.last_name[:150],
+                entry.language,
+                entry.is_admin,
+                entry.message,
+                actor_id,
+                entry.send_email,
+                batch.pk,
+                nonce,
+                tokens.lookup_hash(tokens.token_for_nonce(nonce, key=key)),
+                pending,
+                created_at,
+                created_at,
+                expires_at,
+                "",
             )
         )
-    # PostgreSQL and SQLite both return the primary keys of bulk-created rows.
-    Invitation.objects.bulk_create(invitations, batch_size=2000)
-    group_links, project_links = [], []
-    for invitation, entry in zip(invitations, entries, strict=True):
-        group_links += [
-            Invitation.groups.through(invitation_id=invitation.pk, group_id=g.pk)
-            for g in entry.groups
-        ]
-        project_links += [
-            Invitation.moderated_projects.through(invitation_id=invitation.pk, project_id=p.pk)
-            for p in plan.projects
-        ]
-    Invitation.groups.through.objects.bulk_create(group_links, batch_size=5000)
-    Invitation.moderated_projects.through.objects.bulk_create(project_links, batch_size=5000)
+        group_links += [(pk, group.pk) for group in entry.groups]
+        project_links += [(pk, project.pk) for project in plan.projects]
+        created.append(SimpleNamespace(pk=pk, email=entry.email, send_email=entry.send_email))
+    insert_rows(Invitation._meta.db_table, _INVITATION_COLUMNS, rows)
+    insert_rows(
+        Invitation.groups.through._meta.db_table, ("invitation_id", "group_id"), group_links
+    )
+    insert_rows(
+        Invitation.moderated_projects.through._meta.db_table,
+        ("invitation_id", "project_id"),
+        project_links,
+    )
     if audit_each:
         audit_invitations(
-            actor=actor, verb="invitation.created", invitations=invitations, batch=batch.pk
+            actor=actor, verb="invitation.created", invitations=created, batch=batch.pk
         )
-    queue_messages(invitations, kind=InvitationMessage.Kind.INVITATION, now=now)
-    return invitations
+    queue_messages(created, kind=InvitationMessage.Kind.INVITATION, now=now)
+    return created
 
 
 def _update_users(*, actor: User, plan: BatchPlan) -> None:

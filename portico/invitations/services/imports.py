@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from portico.invitations.services.create import apply_plan
 from portico.invitations.services.planning import (
     BatchPlan,
     InviteOptions,
+    InviteRow,
     invitation_plan_batch,
 )
 from portico.invitations.sheets import read_invitation_sheet
@@ -96,10 +98,30 @@ def invitation_import_start(
     return invitation_import
 
 
+# InviteRow's fields, in its order, so that a stored row rebuilds positionally.
+_ROW_FIELDS = tuple(f.name for f in dataclass_fields(InviteRow))
+
+
+def _rows_to_json(rows: list[InviteRow]) -> list[list[Any]]:
+    return [[getattr(row, name) for name in _ROW_FIELDS] for row in rows]
+
+
+def _rows_from_json(data: list[list[Any]]) -> list[InviteRow]:
+    return [InviteRow(*values) for values in data]
+
+
 def _plan(
     invitation_import: InvitationImport, *, now: datetime | None = None, progress: bool = False
 ) -> tuple[BatchPlan | None, list[dict], list[dict], int]:
+    """Plan the import: from the checked rows when it has them (storing), else from the
+    file (checking). Returns the plan, the errors, the warnings and the row count."""
     codes = invitation_import.kind == InvitationImport.Kind.CODES
+    if invitation_import.source_rows:
+        rows = _rows_from_json(invitation_import.source_rows)
+        plan = invitation_plan_batch(
+            rows=rows, options=_options(invitation_import), where="row", allow_codes=codes, now=now
+        )
+        return plan, plan.errors, plan.warnings, len(rows)
     sheet = read_invitation_sheet(Path(invitation_import.file.path), codes=codes)
     if progress:
         InvitationImport.objects.filter(pk=invitation_import.pk).update(rows_total=len(sheet.rows))
@@ -150,6 +172,7 @@ def invitation_import_check(*, import_id: int, now: datetime | None = None) -> I
         invitation_import.status = InvitationImport.Status.READY
         invitation_import.summary = plan.counts()
         invitation_import.plan = _compact(plan)
+        invitation_import.source_rows = _rows_to_json([p.row for p in plan.rows])
     invitation_import.save()
     return invitation_import
 
@@ -186,6 +209,11 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
     return invitation_import
 
 
+def _light():
+    """Imports without their large JSON columns (the rows, the preview, the errors)."""
+    return InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings")
+
+
 def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImport:
     """Store a confirmed import in chunks (see the module's docstring). Idempotent and
     resumable: rows up to ``stored_through`` are never stored twice."""
@@ -206,7 +234,7 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
         return InvitationImport.objects.get(pk=import_id)
     actor = invitation_import.actor
     with transaction.atomic():
-        invitation_import = InvitationImport.objects.select_for_update().get(pk=import_id)
+        invitation_import = _light().select_for_update().get(pk=import_id)
         if invitation_import.batch is None:
             invitation_import.batch = InvitationBatch.objects.create(
                 source=(
@@ -225,7 +253,7 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
     for chunk_start in range(start, len(rows), CHUNK):
         chunk = rows[chunk_start : chunk_start + CHUNK]
         with transaction.atomic():
-            locked = InvitationImport.objects.select_for_update().get(pk=import_id)
+            locked = _light().select_for_update().get(pk=import_id)
             if locked.stored_through >= chunk_start:  # another worker stored it
                 continue
             part = BatchPlan(rows=chunk, projects=plan.projects, errors=[], warnings=[])
@@ -241,7 +269,7 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
         InvitationImport.objects.filter(pk=import_id).update(
             status=InvitationImport.Status.DONE, finished_at=now
         )
-        invitation_import = InvitationImport.objects.get(pk=import_id)
+        invitation_import = _light().get(pk=import_id)
         audit(
             actor=actor,
             verb="invitation_import.stored",

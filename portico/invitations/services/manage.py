@@ -36,12 +36,9 @@ def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> In
             status=409,
             id=invitation.pk,
         )
+    # Also cancels any email of it still waiting in the outbox: the new one replaces it.
     restart_lifetime(invitation, now=now)
     invitation.save()
-    # A resent invitation replaces any email of it still waiting in the outbox.
-    InvitationMessage.objects.filter(
-        invitation=invitation, sent_at__isnull=True, failed_at__isnull=True
-    ).update(failed_at=now, last_error="superseded by a resend")
     queue_messages([invitation], kind=InvitationMessage.Kind.INVITATION, now=now)
     audit(actor=actor, verb=verb, target=invitation, expires_at=invitation.expires_at.isoformat())
     return invitation

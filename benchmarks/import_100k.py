@@ -1,0 +1,194 @@
+"""Import 100,000 rows and compare with the floor measured in the same run.
+
+    .venv/bin/python benchmarks/import_100k.py                      # SQLite
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portico \\
+        .venv/bin/python benchmarks/import_100k.py                  # PostgreSQL
+
+The run uses a throw-away database of the same kind as DATABASE_URL (a temporary SQLite
+file, or a temporary PostgreSQL database on the same server, dropped at the end).
+
+Portico's time runs from the upload to the moment every invitation is stored and its
+email queued in the outbox: the guarded read in a child process, the complete check
+(the preview), then storing after confirmation. The floor is what no import can beat:
+reading the same file with python-calamine, plus inserting the same number of rows
+through the database's fastest path (COPY on PostgreSQL, one executemany transaction on
+SQLite). Target: Portico within 3x the floor, peak memory under 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GROUPS = ["North Avenue Residents", "Youth Council", "Harbour District"]
+
+
+def make_file(path: Path, rows: int) -> None:
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["email", "first_name", "last_name", "language", "groups", "admin"])
+    rng = random.Random(42)
+    languages = ["en", "nl-BE", "fr-BE"]
+    for number in range(1, rows + 1):
+        sheet.write_row(number, 0, [
+            f"resident{number}@bench.example", f"First{number}", f"Last{number}",
+            rng.choice(languages), rng.choice(GROUPS), "FALSE",
+        ])
+    workbook.close()
+
+
+def prepare_database() -> tuple[str, callable]:
+    """A throw-away database of the same kind as DATABASE_URL; returns (url, cleanup)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        base, _, _name = url.rpartition("/")
+        name = f"portico_bench_{os.getpid()}"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+        def cleanup() -> None:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        return f"{base}/{name}", cleanup
+    handle = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)  # noqa: SIM115
+    handle.close()
+    return f"sqlite:///{handle.name}", lambda: Path(handle.name).unlink(missing_ok=True)
+
+
+def floor(path: Path, rows: int) -> dict[str, float]:
+    """Read with calamine in-process; insert the same number of rows the fastest way."""
+    from django.db import connection
+    from python_calamine import CalamineWorkbook
+
+    started = time.perf_counter()
+    data = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    read = time.perf_counter() - started
+    values = [(r[0], r[1], r[2], r[3], f"{i:064x}") for i, r in enumerate(data[1:])]
+    assert len(values) == rows
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_floor (id integer PRIMARY KEY, email varchar(254), "
+            "first_name varchar(150), last_name varchar(150), language varchar(16), "
+            "token_hash varchar(64))")
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, cursor.cursor.copy(
+            "COPY bench_floor (id, email, first_name, last_name, language, token_hash) "
+            "FROM STDIN"
+        ) as copy:
+            for i, row in enumerate(values):
+                copy.write_row((i, *row))
+        connection.commit() if not connection.get_autocommit() else None
+    else:
+        raw = connection.connection
+        raw.execute("BEGIN")
+        raw.executemany(
+            "INSERT INTO bench_floor (id, email, first_name, last_name, language, "
+            "token_hash) VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, *row) for i, row in enumerate(values)])
+        raw.execute("COMMIT")
+    insert = time.perf_counter() - started
+    return {"read": read, "insert": insert, "total": read + insert}
+
+
+def portico_import(path: Path, rows: int) -> dict[str, float]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from portico.accounts.models import User
+    from portico.groups.models import Group
+    from portico.invitations.models import Invitation, InvitationMessage
+    from portico.invitations.services.imports import (
+        invitation_import_check,
+        invitation_import_confirm,
+        invitation_import_start,
+        invitation_import_store,
+    )
+    from portico.invitations.services.planning import InviteOptions
+
+    admin = User.objects.create_superuser("bench.admin@bench.example", "x" * 16)
+    for name in GROUPS:
+        Group.objects.create(name=name)
+    upload = SimpleUploadedFile("residents.xlsx", path.read_bytes())
+
+    started = time.perf_counter()
+    invitation_import = invitation_import_start(actor=admin, upload=upload,
+                                                options=InviteOptions())
+    invitation_import = invitation_import_check(import_id=invitation_import.pk)
+    checked = time.perf_counter()
+    assert invitation_import.status == "ready", invitation_import.errors[:3]
+    invitation_import_confirm(actor=admin, import_id=invitation_import.pk)
+    invitation_import = invitation_import_store(import_id=invitation_import.pk,
+                                                now=timezone.now())
+    finished = time.perf_counter()
+    assert invitation_import.status == "done"
+    assert Invitation.objects.count() == rows
+    assert InvitationMessage.objects.filter(sent_at__isnull=True).count() == rows
+    return {"check": checked - started, "store": finished - checked,
+            "total": finished - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+
+    url, cleanup = prepare_database()
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portico.settings")
+    # Tasks are only queued here: the benchmark stops once every email is queued.
+    os.environ["TASKS_BACKEND"] = "django.tasks.backends.dummy.DummyBackend"
+    media = tempfile.TemporaryDirectory()
+    os.environ["MEDIA_ROOT"] = media.name
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    try:
+        call_command("migrate", verbosity=0)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "residents.xlsx"
+            make_file(path, args.rows)
+            size = path.stat().st_size / 1e6
+            floor_times = floor(path, args.rows)
+            portico_times = portico_import(path, args.rows)
+    finally:
+        cleanup()
+        media.cleanup()
+
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    ratio = portico_times["total"] / floor_times["total"]
+    print(f"database: {connection.vendor}   rows: {args.rows:,}   file: {size:.1f} MB")
+    print(f"floor    read (calamine) {floor_times['read']:6.2f} s   "
+          f"insert ({'COPY' if connection.vendor == 'postgresql' else 'executemany'}) "
+          f"{floor_times['insert']:6.2f} s   total {floor_times['total']:6.2f} s")
+    print(f"portico  check (read + preview) {portico_times['check']:6.2f} s   "
+          f"store + queue emails {portico_times['store']:6.2f} s   "
+          f"total {portico_times['total']:6.2f} s")
+    print(f"ratio    {ratio:.2f}x the floor (target <= 3x)")
+    print(f"peak memory: benchmark process {peak_self:.0f} MB, "
+          f"file reader child {peak_reader:.0f} MB (target < 500 MB)")
+
+
+if __name__ == "__main__":
+    main()
