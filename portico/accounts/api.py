@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from portico.accounts.models import ApiToken, User
 from portico.accounts.services import (
@@ -18,6 +18,9 @@ from portico.accounts.services import (
 )
 from portico.core.api import require_admin
 from portico.groups.selectors import group_ids_for_user
+
+# Negative offsets are no slices, and databases store 64-bit integers at most.
+OFFSET = Query(0, ge=0, le=2**31 - 1)
 
 router = Router(tags=["users"])
 
@@ -74,7 +77,9 @@ def _detail(user: User) -> dict:
 
 
 @router.get("", response=UserPage, summary="List users")
-def list_users(request: HttpRequest, q: str = "", role: str = "", limit: int = 50, offset: int = 0):
+def list_users(
+    request: HttpRequest, q: str = "", role: str = "", limit: int = 50, offset: int = OFFSET
+):
     """Search by name or email; ``role`` is ``admin`` or ``moderator``."""
     require_admin(request)
     users = User.objects.order_by("email")

@@ -17,14 +17,27 @@ from ninja.security import APIKeyCookie, HttpBearer
 from portico.core.errors import ApplicationError, PermissionDenied, RateLimited
 
 
+def _check_admin(user: Any, admin_only: bool) -> Any:
+    # Refusing non-admins here, in authentication, answers 403 before the request's
+    # body is parsed or validated: a resident learns nothing and costs nothing.
+    if admin_only and not user.is_admin:
+        raise PermissionDenied()
+    return user
+
+
 class BearerToken(HttpBearer):
+    def __init__(self, *, admin_only: bool = False) -> None:
+        self.admin_only = admin_only
+        super().__init__()
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         from portico.accounts.services import api_token_authenticate
 
         user = api_token_authenticate(token)
-        if user is not None:
-            request.user = user
-        return user
+        if user is None:
+            return None
+        request.user = user
+        return _check_admin(user, self.admin_only)
 
 
 class SessionAuth(APIKeyCookie):
@@ -32,15 +45,31 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
-    def __init__(self) -> None:
+    def __init__(self, *, admin_only: bool = False) -> None:
+        self.admin_only = admin_only
         super().__init__(csrf=True)
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Without a signed-in session there is nothing for CSRF to protect: the caller
+        # is not authenticated (401), whatever the method, instead of failing the CSRF
+        # check (403) as an anonymous caller or one with a revoked token would.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
-        return user if user is not None and user.is_authenticated else None
+        if user is None or not user.is_authenticated:
+            return None
+        return _check_admin(user, self.admin_only)
 
 
+# Any signed-in caller; the services decide what they may do.
 AUTH = [BearerToken(), SessionAuth()]
+# Platform admins only: the default of every operation (secure by default). An
+# operation open to more callers says so with ``auth=AUTH`` or its own list.
+ADMIN_AUTH = [BearerToken(admin_only=True), SessionAuth(admin_only=True)]
 
 
 def require_admin(request: HttpRequest) -> Any:
@@ -62,7 +91,7 @@ api = NinjaAPI(
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
-    auth=AUTH,
+    auth=ADMIN_AUTH,
 )
 
 

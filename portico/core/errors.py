@@ -17,6 +17,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "email_taken": 409,
     "name_taken": 409,
+    "smart_group_membership": 409,
     "validation_error": 422,
     "invalid": 422,
     "invalid_rule": 422,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from portico.accounts.models import User
 from portico.core.api import require_admin
@@ -20,6 +20,9 @@ from portico.groups.services import (
     group_remove_members,
     group_update,
 )
+
+# Negative offsets are no slices, and databases store 64-bit integers at most.
+OFFSET = Query(0, ge=0, le=2**31 - 1)
 
 router = Router(tags=["groups"])
 
@@ -133,7 +136,7 @@ def delete_group(request: HttpRequest, group_id: int):
 
 
 @router.get("/{int:group_id}/members", response=list[MemberOut], summary="List members")
-def list_members(request: HttpRequest, group_id: int, limit: int = 100, offset: int = 0):
+def list_members(request: HttpRequest, group_id: int, limit: int = 100, offset: int = OFFSET):
     require_admin(request)
     members = group_members(get_object_or_404(Group, pk=group_id)).order_by("email")
     return list(members[offset : offset + max(1, min(limit, 1000))])

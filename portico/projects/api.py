@@ -25,9 +25,13 @@ router = Router(tags=["projects"])
 
 
 class _Anonymous:
-    """Lets read operations answer anonymous callers with the public projects."""
+    """Lets read operations answer anonymous callers with the public projects. A caller
+    who sent credentials that did not authenticate is refused (401), not treated as
+    anonymous: an integrator with a revoked token must not silently see less."""
 
     def __call__(self, request: HttpRequest):
+        if "Authorization" in request.headers:
+            return None
         return request.user if getattr(request, "user", None) else True
 
 
@@ -116,7 +120,12 @@ def get_project(request: HttpRequest, project_id: int):
     return _out(project)
 
 
-@router.patch("/{int:project_id}", response=ProjectOut, summary="Change a project")
+@router.patch(
+    "/{int:project_id}",
+    response=ProjectOut,
+    auth=AUTH,  # moderators change their own projects; the service checks
+    summary="Change a project",
+)
 def patch_project(request: HttpRequest, project_id: int, payload: ProjectPatch):
     project = get_object_or_404(Project, pk=project_id)
     if not project_is_visible_to(request.auth, project):

@@ -1,0 +1,313 @@
+"""Hostile and broken files: each one ends, within the reader's limits (a child process
+with memory, CPU-time and wall-clock caps), in ``unparseable_file`` or in row errors;
+the import is then ``invalid`` and nothing is stored. None of them can crash or stall
+the process that reads it: every call here returns.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
+
+from portico.invitations.models import (
+    Invitation,
+    InvitationBatch,
+    InvitationImport,
+    InvitationMessage,
+)
+from portico.invitations.services.imports import invitation_import_start
+from portico.invitations.services.planning import InviteOptions
+from portico.invitations.sheets import read_invitation_sheet
+from tests.invitations.sheet_files import (
+    API,
+    HEADER,
+    Formula,
+    checked,
+    csv_bytes,
+    encrypted_workbook,
+    fake_ole,
+    far_corner,
+    random_bytes,
+    read_xlsx,
+    upload,
+    where,
+    with_huge_cell,
+    xlsx_bytes,
+    zip_bomb,
+)
+
+pytestmark = pytest.mark.django_db
+
+TEN_MB = 10 * 1024 * 1024
+PHISH = "http://evil.example/phish"
+ACCENTED = [
+    ["email", "first_name", "last_name", "groups"],
+    ["zoe@x.example", "Zoé", "Müller", "Résidents du Nord"],
+]
+
+
+@dataclass
+class Hostile:
+    """A hostile file and exactly how it must end: ``errors`` as (code, row, column,
+    value), ``value`` None meaning "not compared" for very long values, and for
+    ``unparseable_file`` the words its reason must contain."""
+
+    name: str
+    build: Callable[[], bytes]
+    errors: list[tuple]
+    reason: str = ""
+    rows_read: int = 0  # rows the reader hands on (besides the header) when it reads it
+
+    def __str__(self) -> str:
+        return self.name
+
+
+UNPARSEABLE = [("unparseable_file", None, None, None)]
+
+
+CASES = [
+    Hostile(
+        "random-bytes.xlsx",
+        random_bytes,
+        UNPARSEABLE,
+        reason="neither a spreadsheet nor a text (CSV) file",
+    ),
+    Hostile(
+        # Read for what it is (CSV), whatever its name: its rows are checked as usual.
+        "csv-renamed.xlsx",
+        lambda: csv_bytes([HEADER, ["ann@x.example", "Ann"], ["not-an-address", "Ben"]]),
+        [("invalid_email", 3, "email", "not-an-address")],
+        rows_read=2,
+    ),
+    Hostile("zip-bomb.xlsx", zip_bomb, UNPARSEABLE, reason="zip bomb"),
+    Hostile(
+        # The only cell is XFD1048576: the reader walks down to it, finds no email column.
+        "far-corner.xlsx",
+        far_corner,
+        [("unparseable_file", 1_048_576, "email", None)],
+        reason="no 'email' column",
+    ),
+    Hostile(
+        # Data at the top and a cell at XFD1048576: the whole grid would take terabytes;
+        # the reader dies at its memory limit instead of the machine.
+        "far-corner-with-data.xlsx",
+        lambda: far_corner(HEADER, ["ann@x.example", "Ann"]),
+        UNPARSEABLE,
+        reason="made the reader fail",
+    ),
+    Hostile(
+        "ole-magic-and-junk.xlsx",
+        fake_ole,
+        UNPARSEABLE,
+        reason="cannot be read",
+    ),
+    Hostile(
+        "password-protected.xlsx",
+        encrypted_workbook,
+        UNPARSEABLE,
+        reason="protected with a password",
+    ),
+    Hostile(
+        # Formulas are never evaluated: the reader takes the value cached in the file
+        # (what the spreadsheet shows), and formula text never reaches an invitation.
+        "formulas.xlsx",
+        lambda: xlsx_bytes(
+            [
+                HEADER,
+                [Formula(f'=HYPERLINK("{PHISH}","{PHISH}")', PHISH), "Ann"],
+                ["bob@x.example", Formula("=1+1", 2)],
+                [Formula("=1+1", 2), "Cleo"],
+            ]
+        ),
+        [("invalid_email", 2, "email", PHISH), ("invalid_email", 4, "email", "2")],
+        rows_read=3,
+    ),
+    Hostile(
+        # In CSV a formula is text: reported as it is, never run.
+        "formulas.csv",
+        lambda: csv_bytes(
+            [
+                HEADER,
+                [f'=HYPERLINK("{PHISH}","Click")', "Ann"],
+                ["bob@x.example", "=1+1"],
+                ["@SUM(A1:A9)", "Cleo"],
+            ]
+        ),
+        [
+            ("invalid_email", 2, "email", f'=HYPERLINK("{PHISH}","Click")'),
+            ("invalid_email", 4, "email", "@SUM(A1:A9)"),
+        ],
+        rows_read=3,
+    ),
+    Hostile(
+        "ten-mb-cell.xlsx",
+        lambda: with_huge_cell([HEADER, ["ann@x.example", "HUGE-CELL"]], "HUGE-CELL"),
+        [("value_too_long", 2, "first_name", None)],
+        rows_read=1,
+    ),
+    Hostile(
+        "ten-mb-cell.csv",
+        lambda: csv_bytes([HEADER, ["x" * TEN_MB, "Ann"]]),
+        [("invalid_email", 2, "email", None)],
+        rows_read=1,
+    ),
+    Hostile(
+        # Windows' "CSV" in Western Europe: cp1252 and semicolons. The accents survive
+        # (the unknown group is named exactly as typed).
+        "cp1252.csv",
+        lambda: csv_bytes(ACCENTED, delimiter=";", encoding="cp1252"),
+        [("unknown_group", 2, "groups", "Résidents du Nord")],
+        rows_read=1,
+    ),
+    Hostile(
+        "utf16-bom.csv",
+        lambda: csv_bytes(ACCENTED, encoding="utf-16"),
+        [("unknown_group", 2, "groups", "Résidents du Nord")],
+        rows_read=1,
+    ),
+    Hostile(
+        "latin1-garbage.csv",
+        lambda: b"email,first_name\r\n" + bytes(range(0x80, 0x100)) * 8,
+        UNPARSEABLE,
+        reason="unknown encoding",
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _uploads(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "uploads"
+
+
+def _nothing_stored() -> None:
+    assert Invitation.objects.count() == 0
+    assert InvitationBatch.objects.count() == 0
+    assert InvitationMessage.objects.count() == 0
+    assert mail.outbox == []
+
+
+def _compare(errors: list[dict], case: Hostile) -> None:
+    got = where(errors)
+    expected = [
+        (code, row, column, got[i][3] if value is None and i < len(got) else value)
+        for i, (code, row, column, value) in enumerate(case.errors)
+    ]
+    assert got == expected
+    for error in errors:
+        assert error["message"]
+        if error["code"] == "unparseable_file":
+            assert case.reason in error["message"]
+        if error["code"] in ("value_too_long", "invalid_email"):
+            assert len(error["value"]) <= 2001  # cut, never 10 MB in the database
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_the_reader_turns_a_hostile_file_into_an_error_or_rows(tmp_path, case):
+    path = Path(tmp_path) / case.name
+    path.write_bytes(case.build())
+    sheet = read_invitation_sheet(path)  # returns: never crashes this process
+    if case.reason:
+        (error,) = sheet.errors
+        assert error["code"] == "unparseable_file"
+        assert case.reason in error["message"]
+        assert sheet.rows == []
+    else:
+        assert not [e for e in sheet.errors if e["code"] == "unparseable_file"]
+        assert len(sheet.rows) == case.rows_read
+        assert not any("HYPERLINK" in (r.first_name or "") for r in sheet.rows)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_hostile_import_ends_invalid_with_nothing_stored(admin, case):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        started = invitation_import_start(
+            actor=admin,
+            upload=SimpleUploadedFile(case.name, case.build()),
+            options=InviteOptions(),
+        )
+    invitation_import = InvitationImport.objects.get(pk=started.pk)
+    assert invitation_import.status == InvitationImport.Status.INVALID
+    _compare(invitation_import.errors, case)
+    assert invitation_import.plan == []
+    _nothing_stored()
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_hostile_upload_through_the_api(admin_client, case):
+    result = checked(admin_client, case.name, case.build())
+    assert result["filename"] == case.name
+    assert result["progress"]["status"] == "invalid"
+    _compare(result["errors"], case)
+    assert result["preview"] == []
+    _nothing_stored()
+
+    # Confirming is refused; nothing is stored then either.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = admin_client.post(f"{API}/imports/{result['id']}/confirm")
+    assert response.status_code == 409
+    _nothing_stored()
+
+
+def test_the_error_sheet_of_a_formula_file_holds_text_only(admin_client):
+    """The sheet with the error column gives the cells back as text: a formula typed in
+    the uploaded CSV comes back with an apostrophe, never as a formula."""
+    case = next(c for c in CASES if c.name == "formulas.csv")
+    result = checked(admin_client, case.name, case.build())
+    response = admin_client.get(f"{API}/imports/{result['id']}/errors.xlsx")
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content)
+    with zipfile.ZipFile(io.BytesIO(content)) as workbook:
+        sheet_xml = workbook.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml
+    rows = read_xlsx(content)
+    assert rows[0] == [*HEADER, "errors"]
+    assert rows[1][0] == f'\'=HYPERLINK("{PHISH}","Click")'
+    assert rows[1][-1].startswith("invalid_email: ")
+    assert rows[2][1] == "'=1+1"
+    assert rows[2][-1] == ""
+    assert rows[3][0] == "'@SUM(A1:A9)"
+    assert rows[3][-1].startswith("invalid_email: ")
+
+
+def test_a_renamed_csv_without_problems_is_read_as_csv(admin_client):
+    content = csv_bytes([HEADER, ["ann@x.example", "Ann"]])
+    result = checked(admin_client, "really-a-csv.xlsx", content)
+    assert result["progress"]["status"] == "ready", result["errors"]
+    assert [(p["row"], p["email"]) for p in result["preview"]] == [(2, "ann@x.example")]
+
+
+def test_a_hostile_file_through_the_admin_page(admin_client):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = admin_client.post(
+            "/manage/invitations/import/",
+            {"file": SimpleUploadedFile("random.xlsx", random_bytes()), "language": "en"},
+        )
+    assert response.status_code == 302, response.content
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="import-errors"' in html
+    assert 'data-code="unparseable_file"' in html
+    assert 'data-testid="confirm-import"' not in html
+    _nothing_stored()
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_413(admin_client, settings):
+    settings.PORTICO_UPLOAD_MAX_MB = 1
+    content = csv_bytes([HEADER, *[[f"p{i:06d}@x.example"] for i in range(111_000)]])
+    assert 2 * 1024 * 1024 < len(content) < 2.1 * 1024 * 1024
+    response = upload(admin_client, "big.csv", content)
+    assert response.status_code == 413
+    (error,) = response.json()["errors"]
+    assert error["code"] == "file_too_large"
+    assert error["limit_mb"] == 1
+    assert not InvitationImport.objects.exists()
+    _nothing_stored()
