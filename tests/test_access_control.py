@@ -56,8 +56,13 @@ def world(admin, resident, moderator) -> dict[str, Any]:
 # Admin pages
 
 # Which object an id in an admin page's path names, by the page's name.
-_PAGE_OBJECTS = {"user": "user", "group": "group", "project": "project", "api-token": "token"}
-_PAGE_OBJECTS["mailbox"] = "email"
+_PAGE_OBJECTS = {
+    "user": "user",
+    "group": "group",
+    "project": "project",
+    "api-token": "token",
+    "mailbox": "email",
+}
 
 
 def _page_object(page: str, param: str) -> str | None:

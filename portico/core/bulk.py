@@ -10,11 +10,13 @@ Call them inside the caller's transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -61,3 +63,12 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
             f'INSERT INTO "{table}" ({column_list}) VALUES ({placeholders})',  # noqa: S608
             rows if isinstance(rows, list) else list(rows),
         )
+
+
+def values_subquery(values: Sequence[str]) -> RawSQL:
+    """A subquery yielding ``values``, bound as ONE parameter (a JSON array on SQLite, an
+    array on PostgreSQL): ``filter(field__in=values_subquery(big_list))`` costs one
+    query whatever the list's length, without building thousands of placeholders."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", [list(values)])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(values))])

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
 from portico.accounts.selectors import users_by_emails
+from portico.core.bulk import values_subquery
 from portico.core.languages import LanguageResolver, default_language, resolve_language
 from portico.groups.models import Group
 from portico.groups.selectors import groups_by_names
@@ -312,7 +313,8 @@ def invitation_plan_batch(
 
     seen: dict[str, list[int]] = defaultdict(list)
     for row in rows:
-        errors += _row_value_errors(row, found_groups, languages, where=where)
+        if row.language or row.groups:
+            errors += _row_value_errors(row, found_groups, languages, where=where)
         email = (row.email or "").strip()
         if not email:
             if not allow_codes and row.position not in known:
@@ -367,12 +369,12 @@ def invitation_plan_batch(
 
     planned: list[PlannedRow] = []
     smart_rows: dict[str, list[int]] = defaultdict(list)
+    smart_names = {g.name for g in [*batch_groups, *found_groups.values()] if g.is_smart}
     for row in rows:
         email = (row.email or "").strip() or None
+        # Rows without their own groups share the batch's list (never mutated).
         groups = (
-            [found_groups[n.strip().lower()] for n in row.groups]
-            if row.groups
-            else list(batch_groups)
+            [found_groups[n.strip().lower()] for n in row.groups] if row.groups else batch_groups
         )
         is_admin = options.is_admin if row.is_admin is None else row.is_admin
         language = languages.resolve(row.language) if row.language else batch_language
@@ -398,10 +400,11 @@ def invitation_plan_batch(
         elif (invitation := open_invitations.get(email.lower())) is not None:
             entry.invitation = invitation
             entry.action = "renew" if invitation.effective_status(now) == "expired" else "merge"
-        for group in groups:
-            if group.is_smart:
-                entry.warnings.append("smart_group")
-                smart_rows[group.name].append(row.position)
+        if smart_names:
+            for group in groups:
+                if group.is_smart:
+                    entry.warnings.append("smart_group")
+                    smart_rows[group.name].append(row.position)
         planned.append(entry)
     for name, positions in smart_rows.items():
         warnings.append(
@@ -428,22 +431,20 @@ def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
             canonical = tokens.normalize(row.token)
             if tokens.is_well_formed(canonical):
                 hashes[tokens.lookup_hash(canonical)] = row.position
-    found: dict[int, Invitation] = {}
-    keys = list(hashes)
-    for start in range(0, len(keys), 5000):
-        for invitation in Invitation.objects.filter(token_hash__in=keys[start : start + 5000]):
-            found[hashes[invitation.token_hash]] = invitation
-    return found
+    if not hashes:
+        return {}
+    return {
+        hashes[invitation.token_hash]: invitation
+        for invitation in Invitation.objects.filter(token_hash__in=values_subquery(list(hashes)))
+    }
 
 
 def _open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
-    found: dict[str, Invitation] = {}
-    for start in range(0, len(addresses), 5000):
-        chunk = addresses[start : start + 5000]
-        for invitation in (
-            Invitation.objects.open_for_address()
-            .annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=chunk)
-        ):
-            found[invitation.email.lower()] = invitation
-    return found
+    if not addresses:
+        return {}
+    invitations = (
+        Invitation.objects.open_for_address()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=values_subquery(addresses))
+    )
+    return {invitation.email.lower(): invitation for invitation in invitations}
