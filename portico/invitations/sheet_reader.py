@@ -4,7 +4,9 @@ Run as ``python -m portico.invitations.sheet_reader PATH MAX_ROWS MEMORY_MB CPU_
 It prints one JSON object,
 ``{"ok": true, "rows": [[row_number, [cell, ...]], ...], "last_row": n}``, with the
 non-empty rows only (numbers as the spreadsheet shows them, so blank rows are
-skipped but counted), or ``{"ok": false, "reason": "..."}``.
+skipped but counted), ``{"ok": false, "too_many_rows": n}`` when the file holds more
+than MAX_ROWS rows (``n`` of them, besides the header), or
+``{"ok": false, "reason": "..."}``.
 
 Why a child process: python-calamine aborts the whole process (not an exception) on
 some crafted sheets, and a zip bomb or a sheet with one cell at the far corner can ask
@@ -33,6 +35,14 @@ ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entr
 
 class Unreadable(Exception):
     pass
+
+
+class TooManyRows(Exception):
+    """More rows than an import may hold: not a broken file, a too long one."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.count = count
 
 
 def _cell(value: object) -> str:
@@ -72,21 +82,22 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
     try:
         workbook = CalamineWorkbook.from_path(path)
         sheet = workbook.get_sheet_by_index(0)
-        if sheet.total_height > max_rows + 10_000 and sheet.height > max_rows + 10_000:
-            raise Unreadable(f"the sheet has more than {max_rows} rows")
         if sheet.width > 16_384:
             raise Unreadable("the sheet is wider than a spreadsheet can be")
-        rows, last = [], 0
+        rows, last, found = [], 0, 0
         # iter_rows() starts at the sheet's first row (row 1), padding the empty rows
         # above the data, so its index is already the spreadsheet's row number - 1.
         for index, values in enumerate(sheet.iter_rows()):
             number = index + 1
             cells = [_cell(v) for v in values[:MAX_COLUMNS]]
             if any(c.strip() for c in cells):
-                rows.append([number, cells])
-                last = number
-                if len(rows) > max_rows + 1:
-                    break
+                found += 1
+                if found <= max_rows + 1:  # the header and at most max_rows rows are kept
+                    rows.append([number, cells])
+                    last = number
+        # Past the limit the rows are only counted (the sheet is in memory already).
+        if found > max_rows + 1:
+            raise TooManyRows(found - 1)
         return rows, last
     except PasswordError as error:
         raise Unreadable("the workbook is protected with a password") from error
@@ -113,18 +124,20 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     csv.field_size_limit(64 * 1024 * 1024)
-    rows, number = [], 0
+    rows, number, found = [], 0, 0
     try:
         for number, values in enumerate(
             csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1
         ):
             cells = [_cell(v) for v in values[:MAX_COLUMNS]]
             if any(c.strip() for c in cells):
-                rows.append([number, cells])
-                if len(rows) > max_rows + 1:
-                    break
+                found += 1
+                if found <= max_rows + 1:  # the header and at most max_rows rows are kept
+                    rows.append([number, cells])
     except csv.Error as error:
         raise Unreadable(f"the CSV text is malformed near row {number + 1}") from error
+    if found > max_rows + 1:
+        raise TooManyRows(found - 1)
     return rows, number
 
 
@@ -147,6 +160,8 @@ def read(path: str, max_rows: int) -> dict:
             rows, last = read_csv(path, max_rows)
     except Unreadable as error:
         return {"ok": False, "reason": str(error)}
+    except TooManyRows as error:
+        return {"ok": False, "too_many_rows": error.count}
     return {"ok": True, "rows": rows, "last_row": last}
 
 

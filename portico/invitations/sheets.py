@@ -102,6 +102,18 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
     max_rows = settings.PORTICO_MAX_INVITES
     raw = read_raw(path, max_rows=max_rows)
     result = SheetResult()
+    if raw.get("too_many_rows"):
+        count = raw["too_many_rows"]
+        result.errors.append(
+            {
+                "code": "max_invites_limit_exceeded",
+                "message": _("A batch holds at most %(limit)s invitations; this one has %(count)s.")
+                % {"limit": max_rows, "count": count},
+                "limit": max_rows,
+                "count": count,
+            }
+        )
+        return result
     if not raw.get("ok"):
         result.errors.append(unparseable(raw.get("reason", "")))
         return result

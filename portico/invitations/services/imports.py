@@ -177,11 +177,16 @@ def invitation_import_check(*, import_id: int, now: datetime | None = None) -> I
     return invitation_import
 
 
+def _light():
+    """Imports without their large JSON columns (the rows, the preview, the errors)."""
+    return InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings")
+
+
 @transaction.atomic
 def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImport:
     """Store and send a checked import (queued for the worker). Only a ``ready`` import
     can be confirmed (``import_not_ready`` 409); confirming twice changes nothing."""
-    invitation_import = InvitationImport.objects.select_for_update().filter(pk=import_id).first()
+    invitation_import = _light().select_for_update().filter(pk=import_id).first()
     if invitation_import is None:
         raise NotFound(_("No such import."), id=import_id)
     if invitation_import.status in (InvitationImport.Status.STORING, InvitationImport.Status.DONE):
@@ -195,8 +200,11 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
         )
     invitation_import.status = InvitationImport.Status.STORING
     invitation_import.confirmed_at = timezone.now()
-    invitation_import.to_store = sum(1 for row in invitation_import.plan if row[1] != "existing")
-    invitation_import.save()
+    summary = invitation_import.summary
+    invitation_import.to_store = sum(
+        summary.get(k, 0) for k in ("invited", "codes", "updated", "merged", "renewed")
+    )
+    invitation_import.save(update_fields=["status", "confirmed_at", "to_store"])
     audit(
         actor=actor,
         verb="invitation_import.confirmed",
@@ -209,15 +217,12 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
     return invitation_import
 
 
-def _light():
-    """Imports without their large JSON columns (the rows, the preview, the errors)."""
-    return InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings")
-
-
 def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImport:
     """Store a confirmed import in chunks (see the module's docstring). Idempotent and
     resumable: rows up to ``stored_through`` are never stored twice."""
-    invitation_import = InvitationImport.objects.get(pk=import_id)
+    invitation_import = InvitationImport.objects.defer("plan", "errors", "warnings").get(
+        pk=import_id
+    )
     if invitation_import.status != InvitationImport.Status.STORING:
         return invitation_import
     plan, errors, _warnings, _total = _plan(invitation_import, now=now)
