@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from portico.core.api import require_admin
@@ -227,7 +228,7 @@ def get_invitation(request: HttpRequest, invitation_id: int):
     require_admin(request)
     invitation = Invitation.objects.filter(pk=invitation_id).first()
     if invitation is None:
-        raise NotFound("No such invitation.", id=invitation_id)
+        raise NotFound(_("No such invitation."), id=invitation_id)
     return _out(invitation, timezone.now())
 
 
@@ -416,7 +417,7 @@ def _get_import(import_id: int):
 
     invitation_import = InvitationImport.objects.filter(pk=import_id).first()
     if invitation_import is None:
-        raise NotFound("No such import.", id=import_id)
+        raise NotFound(_("No such import."), id=import_id)
     return invitation_import
 
 

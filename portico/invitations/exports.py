@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portico.invitations.models import Invitation, InvitationImport
 from portico.invitations.sheets import read_raw
@@ -97,7 +98,7 @@ def export_response(*, actor, file_format: str, search: str = "", status: str = 
 
     if file_format not in ("xlsx", "csv"):
         raise ApplicationError(
-            "invalid", "format is xlsx or csv.", status=422, field="format", value=file_format
+            "invalid", _("format is xlsx or csv."), status=422, field="format", value=file_format
         )
     invitations = invitation_list_for_admin(search=search, status=status, sort="date")
     invitation_export_record(

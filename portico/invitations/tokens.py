@@ -50,10 +50,13 @@ def check_character(body: str) -> str:
 def token_for_nonce(nonce: str, *, key: bytes | None = None) -> str:
     """The canonical token (no dashes, upper case) of an invitation's nonce. Loops over
     many nonces pass ``key`` (from :func:`current_key`) to read the setting once."""
-    digest = hmac.new(key or _key(), nonce.encode(), hashlib.sha256).digest()
+    digest = hmac.digest(key or _key(), nonce.encode(), "sha256")
     number = int.from_bytes(digest[:9], "big")  # 72 bits, of which 65 are used
-    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(BODY_LENGTH))
+    body = "".join([ALPHABET[(number >> shift) & 31] for shift in _SHIFTS])
     return body + check_character(body)
+
+
+_SHIFTS = tuple(5 * i for i in range(BODY_LENGTH))
 
 
 def current_key() -> bytes:

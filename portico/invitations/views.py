@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -98,11 +99,14 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             form.add_error(field if field in form.fields else None, error.message)
         else:
             login(request, user, backend=BACKEND)
-            messages.success(
-                request,
-                _("Welcome to %(platform)s! Your account is ready.")
-                % {"platform": settings.PORTICO_PLATFORM_NAME},
-            )
+            # The next page speaks the account's language (UserLanguageMiddleware), the
+            # invitation's; this page spoke the browser's. The welcome goes with the next.
+            with translation.override(user.language.lower()):
+                messages.success(
+                    request,
+                    _("Welcome to %(platform)s! Your account is ready.")
+                    % {"platform": settings.PORTICO_PLATFORM_NAME},
+                )
             return redirect("projects:list")
     return render(
         request,

@@ -45,7 +45,7 @@ from portico.invitations.sheets import read_invitation_sheet
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 5000
+CHUNK = 10_000
 
 
 def _options(invitation_import: InvitationImport) -> InviteOptions:
@@ -119,7 +119,12 @@ def _plan(
     if invitation_import.source_rows:
         rows = _rows_from_json(invitation_import.source_rows)
         plan = invitation_plan_batch(
-            rows=rows, options=_options(invitation_import), where="row", allow_codes=codes, now=now
+            rows=rows,
+            options=_options(invitation_import),
+            where="row",
+            allow_codes=codes,
+            now=now,
+            rows_checked=True,
         )
         return plan, plan.errors, plan.warnings, len(rows)
     sheet = read_invitation_sheet(Path(invitation_import.file.path), codes=codes)

@@ -224,12 +224,16 @@ def invitation_plan_batch(
     where: str = "position",
     allow_codes: bool = False,
     now=None,
+    rows_checked: bool = False,
 ) -> BatchPlan:
     """Check a batch and decide what happens to every row, without writing anything.
 
     ``where`` names the location key of errors: ``position`` for typed lists, ``row``
     for spreadsheets. ``allow_codes`` lets rows without an address become registration
-    codes. Queries are made in bulk (a handful per batch, whatever its size).
+    codes. ``rows_checked`` skips the checks of each row's own values, for rows that
+    passed them already (an import being stored): what depends on the data (groups,
+    registered users, open invitations) is always checked again. Queries are made in
+    bulk (a handful per batch, whatever its size).
     """
     now = now or timezone.now()
     languages = LanguageResolver()
@@ -313,6 +317,12 @@ def invitation_plan_batch(
 
     seen: dict[str, list[int]] = defaultdict(list)
     for row in rows:
+        if rows_checked:
+            if row.groups:
+                errors += _row_value_errors(row, found_groups, languages, where=where)
+            if row.email:
+                seen[row.email.lower()].append(row.position)
+            continue
         if row.language or row.groups:
             errors += _row_value_errors(row, found_groups, languages, where=where)
         email = (row.email or "").strip()
@@ -343,15 +353,14 @@ def invitation_plan_batch(
             seen[email.lower()].append(row.position)
     for address, positions in seen.items():
         if len(positions) > 1:
+            if where == "row":
+                duplicate = _("%(value)s appears more than once (rows %(list)s).")
+            else:
+                duplicate = _("%(value)s appears more than once (positions %(list)s).")
             errors.append(
                 _error(
                     "emails_duplicate",
-                    _("%(value)s appears more than once (%(where)s %(list)s).")
-                    % {
-                        "value": address,
-                        "where": where,
-                        "list": ", ".join(str(p) for p in positions),
-                    },
+                    duplicate % {"value": address, "list": ", ".join(str(p) for p in positions)},
                     where=where,
                     column="email",
                     value=address,
