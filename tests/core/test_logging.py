@@ -1,0 +1,67 @@
+"""Tokens never reach the logs: the access log and request warnings are masked."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from portico.core.logging import MaskTokensFilter, mask_tokens
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ('"GET /invite/7KQ2-M9XD-4HTB-RW/ HTTP/1.1" 200', '"GET /invite/[token]/ HTTP/1.1" 200'),
+        ("POST /api/v1/invites/7kq2m9xd4htbrw/accept", "POST /api/v1/invites/[token]/accept"),
+        ("GET /invite/?code=7KQ2M9XD4HTBRW HTTP/1.1", "GET /invite/?code=[token] HTTP/1.1"),
+        ("POST /invite/resend/ HTTP/1.1", "POST /invite/resend/ HTTP/1.1"),
+        ("GET /invite/ HTTP/1.1", "GET /invite/ HTTP/1.1"),
+    ],
+)
+def test_it_masks_tokens_in_paths_and_queries(line, masked):
+    assert mask_tokens(line) == masked
+
+
+def test_the_filter_rewrites_formatted_records():
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "Not Found: %s",
+        ("/invite/7KQ2M9XD4HTBRW/",),
+        None,
+    )
+
+    assert MaskTokensFilter().filter(record) is True
+    assert record.getMessage() == "Not Found: /invite/[token]/"
+
+
+def _console_handlers(name: str) -> list[logging.StreamHandler]:
+    # The test runner adds capture handlers of its own; ours write to the console.
+    return [h for h in logging.getLogger(name).handlers if type(h) is logging.StreamHandler]
+
+
+def test_the_web_servers_and_djangos_loggers_use_the_filter():
+    for name in ("django.server", "django", ""):
+        handlers = _console_handlers(name)
+        assert handlers, name
+        for handler in handlers:
+            assert any(isinstance(f, MaskTokensFilter) for f in handler.filters), name
+
+
+def test_a_request_for_an_unknown_token_logs_no_token(client, db):
+    token = "7KQ2M9XD4HTBRW"
+    (handler,) = _console_handlers("django")
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        client.get(f"/invite/{token}/")
+    finally:
+        handler.setStream(previous)
+
+    logged = stream.getvalue()
+    assert "/invite/[token]/" in logged
+    assert token not in logged
