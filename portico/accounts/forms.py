@@ -5,9 +5,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from portico.core.languages import language_choices
+
+
+def password_help_text() -> str:
+    """Django's password rules as an HTML list, marked safe: templates escape every
+    other help text. A callable, so templates build it (translated) at render time."""
+    # Django builds the list with format_html, escaping each validator's text.
+    return mark_safe(password_validation.password_validators_help_text_html())
 
 
 class SignInForm(forms.Form):
@@ -36,7 +44,7 @@ class SignUpForm(ProfileForm):
         label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html,
+        help_text=password_help_text,
     )
     field_order = ["email", "first_name", "last_name", "language", "password"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -76,7 +77,7 @@ def require_admin(request: HttpRequest) -> Any:
     """The signed-in admin making the request; ``permission_denied`` (403) otherwise."""
     user = request.auth  # type: ignore[attr-defined]
     if user is None or not user.is_authenticated or not user.is_admin:
-        raise PermissionDenied(PermissionDenied().message)
+        raise PermissionDenied()
     return user
 
 
@@ -108,7 +109,7 @@ def _not_authenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(
         request,
         error_body(
-            [{"code": "not_authenticated", "message": "Sign in or send a valid API token."}]
+            [{"code": "not_authenticated", "message": _("Sign in or send a valid API token.")}]
         ),
         status=401,
     )
@@ -139,7 +140,7 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(
-        request, error_body([{"code": "not_found", "message": "Not found."}]), status=404
+        request, error_body([{"code": "not_found", "message": _("Not found.")}]), status=404
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 # The HTTP status for each stable code. Codes missing here answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "not_authenticated": 401,
@@ -63,13 +65,18 @@ class ApplicationError(Exception):
 
 
 class NotFound(ApplicationError):
-    def __init__(self, message: str = "Not found.", **details: Any):
-        super().__init__("not_found", message, **details)
+    def __init__(self, message: str | None = None, **details: Any):
+        # The default is translated when raised, in the language of the request.
+        super().__init__("not_found", message or gettext("Not found."), **details)
 
 
 class PermissionDenied(ApplicationError):
-    def __init__(self, message: str = "You do not have permission to do this.", **details: Any):
-        super().__init__("permission_denied", message, **details)
+    def __init__(self, message: str | None = None, **details: Any):
+        super().__init__(
+            "permission_denied",
+            message or gettext("You do not have permission to do this."),
+            **details,
+        )
 
 
 class RateLimited(ApplicationError):

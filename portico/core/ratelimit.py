@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portico.core.errors import RateLimited
 
@@ -55,7 +55,11 @@ def check_rate(name: str, key: str) -> None:
     if count > limit:
         retry_after = period - int(time.time()) % period
         raise RateLimited(
-            _("Too many attempts. Please try again in %(seconds)s seconds.")
+            ngettext(
+                "Too many attempts. Please try again in %(seconds)s second.",
+                "Too many attempts. Please try again in %(seconds)s seconds.",
+                retry_after,
+            )
             % {"seconds": retry_after},
             retry_after=retry_after,
         )

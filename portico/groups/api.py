@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from portico.accounts.models import User
@@ -86,7 +87,7 @@ def _users(user_ids: list[int]) -> list[User]:
     users = list(User.objects.filter(pk__in=user_ids))
     missing = sorted(set(user_ids) - {u.pk for u in users})
     if missing:
-        raise ApplicationError("not_found", "Unknown user ids.", status=404, ids=missing)
+        raise ApplicationError("not_found", _("Unknown user ids."), status=404, ids=missing)
     return users
 
 

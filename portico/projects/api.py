@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from portico.accounts.models import User
@@ -84,7 +85,9 @@ def _by_ids(model, ids: list[int] | None, what: str):
     found = list(model.objects.filter(pk__in=ids))
     missing = sorted(set(ids) - {o.pk for o in found})
     if missing:
-        raise ApplicationError("not_found", f"Unknown {what} ids.", status=404, ids=missing)
+        # One whole sentence per kind, for the translators.
+        message = _("Unknown group ids.") if what == "group" else _("Unknown user ids.")
+        raise ApplicationError("not_found", message, status=404, ids=missing)
     return found
 
 

@@ -469,7 +469,7 @@ def sign_in_limit_of_two(settings):
         yield
 
 
-RATE_LIMITED = re.compile(r"^Too many attempts\. Please try again in \d+ seconds\.$")
+RATE_LIMITED = re.compile(r"^Too many attempts\. Please try again in (1 second|\d+ seconds)\.$")
 
 
 def test_sign_in_answers_with_the_rate_limit_message_past_the_limit(resident, sign_in_limit_of_two):

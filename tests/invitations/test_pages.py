@@ -80,8 +80,8 @@ def test_an_admin_invites_typed_addresses_with_options(
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == LIST
     (counts, *_rest) = _messages(response)
-    assert counts.startswith("3 invited, 0 registered users updated")
-    assert "3 invited" in response.content.decode()
+    assert counts.startswith("Invited: 3. Registered users updated: 0.")
+    assert "Invited: 3." in response.content.decode()
 
     invitations = Invitation.objects.order_by("email")
     assert [i.email for i in invitations] == [
@@ -143,7 +143,9 @@ def test_a_registered_user_and_a_pending_invitation_are_not_invited_twice(
             _invite_form(emails=f"{resident.email}, {pending.email}", groups=[north.pk]),
             follow=True,
         )
-    assert _messages(response)[0].startswith("0 invited, 1 registered users updated, 1 merged")
+    assert _messages(response)[0].startswith(
+        "Invited: 0. Registered users updated: 1. Merged into pending invitations: 1."
+    )
     assert mail.outbox == []
     assert north.members.filter(pk=resident.pk).exists()
     assert list(pending.groups.all()) == [north]
@@ -338,13 +340,13 @@ def test_bulk_resend_and_delete_by_selected_ids(
         )
     # Back to the same view of the list.
     assert response.redirect_chain[-1][0] == f"{LIST}?q=person&status=pending&sort=email&page=1"
-    assert _messages(response) == ["2 invitation(s) sent again.", "#987654: No such invitation."]
+    assert _messages(response) == ["2 invitations sent again.", "#987654: No such invitation."]
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
         [invitations[0].email, invitations[2].email]
     )
 
     response = admin_client.post(f"{LIST}delete/", {"ids": chosen}, follow=True)
-    assert _messages(response) == ["2 invitation(s) deleted.", "#987654: No such invitation."]
+    assert _messages(response) == ["2 invitations deleted.", "#987654: No such invitation."]
     assert sorted(Invitation.objects.values_list("pk", flat=True)) == sorted(
         i.pk for i in invitations if i.pk not in chosen
     )

@@ -143,7 +143,7 @@ def test_an_admin_adds_members_by_typed_emails_and_hears_of_unknown_ones(
     assert response.status_code == 200
     assert set(group_members(neighbours)) == set(residents)
     assert messages_of(response) == [
-        "2 member(s) added.",
+        "2 members added.",
         "No account for: ghost@mail.example, nobody@nowhere.example",
     ]
     assert len(response.context["page"]) == 2
@@ -153,7 +153,7 @@ def test_an_admin_adds_members_by_typed_emails_and_hears_of_unknown_ones(
 def test_adding_members_again_adds_nobody(admin_client, neighbours, residents):
     add_members(admin_client, neighbours, "rosa@mail.example")
     response = add_members(admin_client, neighbours, "rosa@mail.example\nROSA@mail.example")
-    assert messages_of(response) == ["0 member(s) added."]
+    assert messages_of(response) == ["0 members added."]
     assert Membership.objects.filter(group=neighbours).count() == 1
 
 

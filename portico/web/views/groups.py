@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from portico.accounts.models import User
@@ -119,7 +120,11 @@ def group_add_members_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, _("%(count)s member(s) added.") % {"count": added})
+            messages.success(
+                request,
+                ngettext("%(count)s member added.", "%(count)s members added.", added)
+                % {"count": added},
+            )
             if unknown:
                 messages.error(
                     request, _("No account for: %(emails)s") % {"emails": ", ".join(unknown)}

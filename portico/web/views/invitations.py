@@ -8,8 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_POST
 
 from portico.core.errors import ApplicationError
@@ -56,9 +58,12 @@ def invite(request: HttpRequest) -> HttpResponse:
             c = result.counts
             messages.success(
                 request,
+                # Four counts in one message: a label before each number, which then
+                # needs no plural form.
                 _(
-                    "%(invited)s invited, %(updated)s registered users updated, %(merged)s merged "
-                    "into pending invitations, %(renewed)s expired invitations renewed."
+                    "Invited: %(invited)s. Registered users updated: %(updated)s. "
+                    "Merged into pending invitations: %(merged)s. "
+                    "Expired invitations renewed: %(renewed)s."
                 )
                 % c,
             )
@@ -104,7 +109,9 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _report(request: HttpRequest, results: list[dict], done: str) -> None:
+def _report(request: HttpRequest, results: list[dict], done: Promise) -> None:
+    """One success message counting the done ones (``done``: an ``ngettext_lazy`` whose
+    plural form follows ``count``), one error per failure."""
     ok = sum(1 for r in results if r["ok"])
     if ok:
         messages.success(request, done % {"count": ok})
@@ -144,7 +151,13 @@ def _selected_ids(request: HttpRequest) -> list[int]:
 @require_POST
 def invitations_resend_view(request: HttpRequest) -> HttpResponse:
     results = invitations_resend(actor=request.user, ids=_selected_ids(request))
-    _report(request, results, _("%(count)s invitation(s) sent again."))
+    _report(
+        request,
+        results,
+        ngettext_lazy(
+            "%(count)s invitation sent again.", "%(count)s invitations sent again.", "count"
+        ),
+    )
     return redirect(_list_url(request))
 
 
@@ -152,5 +165,9 @@ def invitations_resend_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def invitations_delete_view(request: HttpRequest) -> HttpResponse:
     results = invitations_delete(actor=request.user, ids=_selected_ids(request))
-    _report(request, results, _("%(count)s invitation(s) deleted."))
+    _report(
+        request,
+        results,
+        ngettext_lazy("%(count)s invitation deleted.", "%(count)s invitations deleted.", "count"),
+    )
     return redirect(_list_url(request))
