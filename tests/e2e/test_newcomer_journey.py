@@ -138,7 +138,7 @@ def test_a_newcomer_signs_up_verifies_and_sees_the_projects_of_their_groups(
     expect(admin.get_by_role("heading", level=1)).to_contain_text(GROUP)
     admin.get_by_label("Add members").fill(RESIDENT_EMAIL)
     admin.get_by_role("button", name="Add", exact=True).click()
-    expect(admin.get_by_role("status")).to_contain_text("1 member(s) added.")
+    expect(admin.get_by_role("status")).to_contain_text("1 member added.")
     expect(admin.get_by_test_id("member-row").filter(has_text=RESIDENT_EMAIL)).to_have_count(1)
 
     # Reloading, the resident now sees the group's project too.

@@ -142,7 +142,7 @@ def random_bytes(size: int = 4096, seed: int = 1) -> bytes:
     return b"\x00" + data[1:]  # binary beyond doubt, whatever the seed
 
 
-def zip_bomb(unpacked_mb: int = 100) -> bytes:
+def zip_bomb(unpacked_mb: int = 64) -> bytes:
     """A well-formed workbook whose sheet unpacks to ``unpacked_mb`` MB (of blanks
     inside the sheet's XML) from a few hundred KB."""
     good = xlsx_bytes([HEADER, ["ann@x.example"]])

@@ -256,6 +256,24 @@ def test_a_hostile_upload_through_the_api(admin_client, case):
     _nothing_stored()
 
 
+def test_the_readers_memory_cap_is_what_stops_a_greedy_file(settings, tmp_path):
+    """Under a tight memory cap the reader of a 10 MB cell dies, not this process: the
+    file ends as unparseable_file, while a small file still reads under the same cap."""
+    settings.PORTICO_IMPORT_MEMORY_MB = 64
+    greedy = tmp_path / "greedy.csv"
+    greedy.write_bytes(csv_bytes([HEADER, ["x" * TEN_MB, "Ann"]]))
+    sheet = read_invitation_sheet(greedy)
+    assert [e["code"] for e in sheet.errors] == ["unparseable_file"]
+    assert "made the reader fail" in sheet.errors[0]["message"]
+    assert sheet.rows == []
+
+    small = tmp_path / "small.csv"
+    small.write_bytes(csv_bytes([HEADER, ["ann@x.example", "Ann"]]))
+    sheet = read_invitation_sheet(small)
+    assert sheet.errors == []
+    assert [(r.position, r.email) for r in sheet.rows] == [(2, "ann@x.example")]
+
+
 def test_the_error_sheet_of_a_formula_file_holds_text_only(admin_client):
     """The sheet with the error column gives the cells back as text: a formula typed in
     the uploaded CSV comes back with an apostrophe, never as a formula."""

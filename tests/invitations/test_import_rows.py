@@ -183,6 +183,22 @@ def test_more_rows_than_the_limit(admin_client, settings, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("count", [10, 10_010])
+def test_far_more_rows_than_the_limit_are_counted_not_called_unreadable(
+    admin_client, settings, fmt, count
+):
+    """However long the file, it is "too many rows" (with the real count), never an
+    unreadable file: the reader stops keeping rows at the limit but goes on counting."""
+    settings.PORTICO_MAX_INVITES = 3
+    people = [[f"person{i}@x.example"] for i in range(count)]
+    result = checked(admin_client, *sheet_file(fmt, [HEADER, *people[:2], None, *people[2:]]))
+    assert where(result["errors"]) == [("max_invites_limit_exceeded", None, None, None)]
+    assert (result["errors"][0]["limit"], result["errors"][0]["count"]) == (3, count)
+    assert f"this one has {count}" in result["errors"][0]["message"]
+    _nothing_stored()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_file_without_an_email_column_is_unparseable(admin_client, fmt):
     rows = [["mail", "name"], ["ann@x.example", "Ann"]]
     result = checked(admin_client, *sheet_file(fmt, rows))
