@@ -41,10 +41,18 @@ def make_file(path: Path, rows: int) -> None:
     rng = random.Random(42)
     languages = ["en", "nl-BE", "fr-BE"]
     for number in range(1, rows + 1):
-        sheet.write_row(number, 0, [
-            f"resident{number}@bench.example", f"First{number}", f"Last{number}",
-            rng.choice(languages), rng.choice(GROUPS), "FALSE",
-        ])
+        sheet.write_row(
+            number,
+            0,
+            [
+                f"resident{number}@bench.example",
+                f"First{number}",
+                f"Last{number}",
+                rng.choice(languages),
+                rng.choice(GROUPS),
+                "FALSE",
+            ],
+        )
     workbook.close()
 
 
@@ -86,13 +94,17 @@ def floor(path: Path, rows: int) -> dict[str, float]:
         cursor.execute(
             "CREATE TABLE bench_floor (id integer PRIMARY KEY, email varchar(254), "
             "first_name varchar(150), last_name varchar(150), language varchar(16), "
-            "token_hash varchar(64))")
+            "token_hash varchar(64))"
+        )
     started = time.perf_counter()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor, cursor.cursor.copy(
-            "COPY bench_floor (id, email, first_name, last_name, language, token_hash) "
-            "FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                "COPY bench_floor (id, email, first_name, last_name, language, token_hash) "
+                "FROM STDIN"
+            ) as copy,
+        ):
             for i, row in enumerate(values):
                 copy.write_row((i, *row))
         connection.commit() if not connection.get_autocommit() else None
@@ -102,7 +114,8 @@ def floor(path: Path, rows: int) -> dict[str, float]:
         raw.executemany(
             "INSERT INTO bench_floor (id, email, first_name, last_name, language, "
             "token_hash) VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, *row) for i, row in enumerate(values)])
+            [(i, *row) for i, row in enumerate(values)],
+        )
         raw.execute("COMMIT")
     insert = time.perf_counter() - started
     return {"read": read, "insert": insert, "total": read + insert}
@@ -129,20 +142,17 @@ def portico_import(path: Path, rows: int) -> dict[str, float]:
     upload = SimpleUploadedFile("residents.xlsx", path.read_bytes())
 
     started = time.perf_counter()
-    invitation_import = invitation_import_start(actor=admin, upload=upload,
-                                                options=InviteOptions())
+    invitation_import = invitation_import_start(actor=admin, upload=upload, options=InviteOptions())
     invitation_import = invitation_import_check(import_id=invitation_import.pk)
     checked = time.perf_counter()
     assert invitation_import.status == "ready", invitation_import.errors[:3]
     invitation_import_confirm(actor=admin, import_id=invitation_import.pk)
-    invitation_import = invitation_import_store(import_id=invitation_import.pk,
-                                                now=timezone.now())
+    invitation_import = invitation_import_store(import_id=invitation_import.pk, now=timezone.now())
     finished = time.perf_counter()
     assert invitation_import.status == "done"
     assert Invitation.objects.count() == rows
     assert InvitationMessage.objects.filter(sent_at__isnull=True).count() == rows
-    return {"check": checked - started, "store": finished - checked,
-            "total": finished - started}
+    return {"check": checked - started, "store": finished - checked, "total": finished - started}
 
 
 def main() -> None:
@@ -179,15 +189,21 @@ def main() -> None:
     peak_reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ratio = portico_times["total"] / floor_times["total"]
     print(f"database: {connection.vendor}   rows: {args.rows:,}   file: {size:.1f} MB")
-    print(f"floor    read (calamine) {floor_times['read']:6.2f} s   "
-          f"insert ({'COPY' if connection.vendor == 'postgresql' else 'executemany'}) "
-          f"{floor_times['insert']:6.2f} s   total {floor_times['total']:6.2f} s")
-    print(f"portico  check (read + preview) {portico_times['check']:6.2f} s   "
-          f"store + queue emails {portico_times['store']:6.2f} s   "
-          f"total {portico_times['total']:6.2f} s")
+    print(
+        f"floor    read (calamine) {floor_times['read']:6.2f} s   "
+        f"insert ({'COPY' if connection.vendor == 'postgresql' else 'executemany'}) "
+        f"{floor_times['insert']:6.2f} s   total {floor_times['total']:6.2f} s"
+    )
+    print(
+        f"portico  check (read + preview) {portico_times['check']:6.2f} s   "
+        f"store + queue emails {portico_times['store']:6.2f} s   "
+        f"total {portico_times['total']:6.2f} s"
+    )
     print(f"ratio    {ratio:.2f}x the floor (target <= 3x)")
-    print(f"peak memory: benchmark process {peak_self:.0f} MB, "
-          f"file reader child {peak_reader:.0f} MB (target < 500 MB)")
+    print(
+        f"peak memory: benchmark process {peak_self:.0f} MB, "
+        f"file reader child {peak_reader:.0f} MB (target < 500 MB)"
+    )
 
 
 if __name__ == "__main__":

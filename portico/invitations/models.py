@@ -120,6 +120,10 @@ class Invitation(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "expires_at"], name="invitations_status_expiry"),
+            # The list filtered by status, newest first (the admin's usual view).
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="invitations_status_created"
+            ),
             models.Index(fields=["created_at", "id"], name="invitations_created"),
             models.Index(fields=["last_name", "first_name"], name="invitations_name"),
         ]

@@ -1,0 +1,118 @@
+"""How fast "All invitations" answers with 100,000 invitations, next to a baseline.
+
+    .venv/bin/python benchmarks/list_100k.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portico .venv/bin/python benchmarks/list_100k.py
+
+Runs on a throw-away database of the same kind as DATABASE_URL. Creates 100,000
+invitations (through the import's storing path), then times, as a signed-in admin, the
+admin page and the API for: the first page, a far page, a search by name, a status
+filter and each sort. The baseline, measured in the same run, is the cheapest query
+that could serve a page: `SELECT * ... ORDER BY id LIMIT 50` plus `SELECT count(*)`.
+Each figure is the median of 5 runs.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def median_ms(action, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    from import_100k import prepare_database
+
+    url, cleanup = prepare_database()
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portico.settings")
+    os.environ["TASKS_BACKEND"] = "django.tasks.backends.dummy.DummyBackend"
+    media = tempfile.TemporaryDirectory()
+    os.environ["MEDIA_ROOT"] = media.name
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from portico.accounts.models import User
+    from portico.invitations.models import InvitationBatch
+    from portico.invitations.services.create import apply_plan
+    from portico.invitations.services.planning import (
+        InviteOptions,
+        InviteRow,
+        invitation_plan_batch,
+    )
+
+    try:
+        call_command("migrate", verbosity=0)
+        admin = User.objects.create_superuser("bench.admin@bench.example", "x" * 16)
+        rows = [
+            InviteRow(
+                position=i,
+                email=f"resident{i}@bench.example",
+                first_name=f"First{i}",
+                last_name=f"Last{i}",
+            )
+            for i in range(1, 100_001)
+        ]
+        plan = invitation_plan_batch(rows=rows, options=InviteOptions(), where="row")
+        batch = InvitationBatch.objects.create(actor=admin)
+        apply_plan(actor=admin, plan=plan, batch=batch, now=timezone.now(), audit_each=False)
+
+        client = Client()
+        client.force_login(admin)
+
+        def page(url: str):
+            def get() -> None:
+                response = client.get(url)
+                assert response.status_code == 200, (url, response.status_code)
+
+            return get
+
+        def baseline() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM invitations_invitation")
+                cursor.fetchone()
+                cursor.execute("SELECT * FROM invitations_invitation ORDER BY id LIMIT 50")
+                cursor.fetchall()
+
+        cases = [
+            ("baseline: count + 50 rows by id", baseline),
+            ("page: first page (newest first)", page("/manage/invitations/")),
+            ("page: page 1,000", page("/manage/invitations/?page=1000")),
+            ("page: search 'resident4242'", page("/manage/invitations/?q=resident4242")),
+            ("page: status=pending", page("/manage/invitations/?status=pending")),
+            ("page: sort by name", page("/manage/invitations/?sort=name")),
+            ("page: sort by email", page("/manage/invitations/?sort=email")),
+            ("page: sort by status", page("/manage/invitations/?sort=status")),
+            ("api: first page", page("/api/v1/invitations")),
+            ("api: search + sort", page("/api/v1/invitations?q=First99&sort=-name")),
+        ]
+        print(f"database: {connection.vendor}   invitations: 100,000")
+        for label, action in cases:
+            print(f"{label:40s} {median_ms(action):8.1f} ms")
+    finally:
+        cleanup()
+        media.cleanup()
+
+
+if __name__ == "__main__":
+    main()
