@@ -40,8 +40,9 @@ router = Router(tags=["invitations"])
 public_router = Router(tags=["invites (public)"], auth=None)
 
 
-class InviteIn(Schema):
-    emails: list[str] = Field(..., description="Addresses; 'Name <address>' is understood.")
+class BatchOptionsIn(Schema):
+    """The options of a batch; spreadsheet cells override them row by row."""
+
     is_admin: bool = False
     moderator: bool = Field(False, description="Give moderator rights on `project_ids`.")
     project_ids: list[int] = []
@@ -49,6 +50,21 @@ class InviteIn(Schema):
     language: str | None = Field(None, description="A platform language; default the first.")
     message: str = Field("", description="Personal message; safe formatting only.")
     send_email: bool = True
+
+    def to_options(self) -> InviteOptions:
+        return InviteOptions(
+            is_admin=self.is_admin,
+            moderator=self.moderator,
+            project_ids=self.project_ids,
+            group_ids=self.group_ids,
+            language=self.language,
+            message=self.message,
+            send_email=self.send_email,
+        )
+
+
+class InviteIn(BatchOptionsIn):
+    emails: list[str] = Field(..., description="Addresses; 'Name <address>' is understood.")
 
 
 class Warning_(Schema):
@@ -171,17 +187,8 @@ def create_invitations(request: HttpRequest, payload: InviteIn):
     """All or nothing: any invalid row answers 422 with every problem and its position
     (counted from 1); nothing is stored or sent."""
     actor = require_admin(request)
-    options = InviteOptions(
-        is_admin=payload.is_admin,
-        moderator=payload.moderator,
-        project_ids=payload.project_ids,
-        group_ids=payload.group_ids,
-        language=payload.language,
-        message=payload.message,
-        send_email=payload.send_email,
-    )
     result = invitation_create_batch(
-        actor=actor, rows=parse_typed_emails(payload.emails), options=options
+        actor=actor, rows=parse_typed_emails(payload.emails), options=payload.to_options()
     )
     return Status(
         201,
@@ -298,15 +305,8 @@ def accept_invite(request: HttpRequest, token: str, payload: AcceptIn):
 # --- Spreadsheets: template, imports, export -------------------------------------------
 
 
-class ImportOptionsIn(Schema):
+class ImportOptionsIn(BatchOptionsIn):
     kind: str = Field("file", description="`file` (invitations) or `codes` (no email).")
-    is_admin: bool = False
-    moderator: bool = False
-    project_ids: list[int] = []
-    group_ids: list[int] = []
-    language: str | None = None
-    message: str = ""
-    send_email: bool = True
 
 
 class ImportProgress(Schema):
@@ -398,15 +398,7 @@ def create_import(request: HttpRequest, file: File[UploadedFile], options: Form[
         actor=actor,
         upload=file,
         kind=kind,
-        options=InviteOptions(
-            is_admin=options.is_admin,
-            moderator=options.moderator,
-            project_ids=options.project_ids,
-            group_ids=options.group_ids,
-            language=options.language,
-            message=options.message,
-            send_email=options.send_email,
-        ),
+        options=options.to_options(),
     )
     invitation_import.refresh_from_db()
     return Status(202, _import_out(invitation_import))
