@@ -1,0 +1,49 @@
+"""Oversized uploads are refused from their announced size, before they are read."""
+
+from __future__ import annotations
+
+import json
+
+from django.test import RequestFactory
+
+from portico.core.middleware import UploadSizeLimitMiddleware
+
+
+def _never_called(request):
+    raise AssertionError("the request went through")
+
+
+def _multipart(path: str, length: int):
+    request = RequestFactory().generic(
+        "POST", path, data=b"--x--", content_type="multipart/form-data; boundary=x"
+    )
+    request.META["CONTENT_LENGTH"] = str(length)
+    return request
+
+
+def test_an_api_upload_over_the_limit_answers_413_with_the_error_body(settings):
+    settings.PORTICO_UPLOAD_MAX_MB = 1
+    response = UploadSizeLimitMiddleware(_never_called)(
+        _multipart("/api/v1/invitations/imports", 5 * 1024 * 1024)
+    )
+
+    assert response.status_code == 413
+    assert json.loads(response.content)["errors"][0]["code"] == "file_too_large"
+
+
+def test_a_page_upload_over_the_limit_answers_413(settings):
+    settings.PORTICO_UPLOAD_MAX_MB = 1
+    response = UploadSizeLimitMiddleware(_never_called)(
+        _multipart("/manage/invitations/import/", 5 * 1024 * 1024)
+    )
+
+    assert response.status_code == 413
+
+
+def test_uploads_within_the_limit_go_through(settings):
+    settings.PORTICO_UPLOAD_MAX_MB = 20
+    seen = []
+    middleware = UploadSizeLimitMiddleware(lambda request: seen.append(request) or "ok")
+
+    assert middleware(_multipart("/api/v1/invitations/imports", 1024)) == "ok"
+    assert len(seen) == 1
