@@ -35,8 +35,10 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key is for `make run` and the tests only; production sets SECRET_KEY.
-SECRET_KEY = env("SECRET_KEY", "portico-insecure-development-key-change-me-in-production")
+# The fallback key is for `make run` and the tests only; production sets SECRET_KEY
+# (`manage.py check --deploy` refuses the fallback, see portico/core/checks.py).
+DEVELOPMENT_SECRET_KEY = "portico-insecure-development-key-change-me-in-production"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 BASE_URL = env("BASE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -9,7 +9,8 @@ single mistyped character and most swapped pairs before the database is asked.
 Storage: an invitation keeps a random ``nonce``; the token is HMAC(key, nonce), so the
 database alone never yields a working token, while the server (which holds the key,
 ``PORTICO_TOKEN_KEY``, by default SECRET_KEY) can show it to admins and export it.
-Lookups go through ``lookup_hash(token)``, a SHA-256 of the normalised token.
+Lookups go through ``lookup_hash(token)``, an HMAC of the normalised token with the
+same key: without the key, even the stored hashes cannot be used to test guesses.
 13 characters carry 65 bits; guessing is further slowed by rate limits.
 """
 
@@ -77,8 +78,10 @@ def is_well_formed(canonical: str) -> bool:
     )
 
 
-def lookup_hash(canonical: str) -> str:
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def lookup_hash(canonical: str, *, key: bytes | None = None) -> str:
+    """What the database stores to find a token: keyed (HMAC), so that a copy of the
+    database cannot be used to test guesses offline; only the server can."""
+    return hmac.new(key or _key(), b"lookup:" + canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def display(canonical: str) -> str:

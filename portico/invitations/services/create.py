@@ -149,7 +149,7 @@ def _create_new(
                 entry.send_email,
                 batch.pk,
                 nonce,
-                tokens.lookup_hash(tokens.token_for_nonce(nonce, key=key)),
+                tokens.lookup_hash(tokens.token_for_nonce(nonce, key=key), key=key),
                 pending,
                 created_at,
                 created_at,

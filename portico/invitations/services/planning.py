@@ -435,11 +435,12 @@ def invitation_plan_batch(
 def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
     """Known invitations for the rows that carry a token, keyed by row position."""
     hashes: dict[str, int] = {}
+    key = tokens.current_key()
     for row in rows:
         if row.token:
             canonical = tokens.normalize(row.token)
             if tokens.is_well_formed(canonical):
-                hashes[tokens.lookup_hash(canonical)] = row.position
+                hashes[tokens.lookup_hash(canonical, key=key)] = row.position
     if not hashes:
         return {}
     return {
