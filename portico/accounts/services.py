@@ -167,6 +167,18 @@ def user_set_active(*, actor: User, user: User, is_active: bool) -> User:
     return user
 
 
+@transaction.atomic
+def users_delete_unverified(*, actor: User | None, users: list[User], reason: str) -> int:
+    """Delete accounts whose address was never verified (they could never sign in), for
+    example because the address is being invited and the invitation proves it. Verified
+    accounts are never touched. Audited. Returns how many were deleted."""
+    doomed = [u for u in users if not u.email_verified]
+    for user in doomed:
+        audit(actor=actor, verb="user.unverified_deleted", target=user, reason=reason)
+    User.objects.filter(pk__in=[u.pk for u in doomed], email_verified_at__isnull=True).delete()
+    return len(doomed)
+
+
 TOKEN_PREFIX = "ptc_"  # noqa: S105 (a public prefix, not a secret)
 
 

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portico.accounts.models import User
-from portico.accounts.services import user_set_admin
+from portico.accounts.services import user_set_admin, users_delete_unverified
 from portico.core.audit import audit
 from portico.core.bulk import db_datetime, insert_rows, reserve_ids
 from portico.core.errors import ApplicationError
@@ -94,6 +94,11 @@ def apply_plan(
     create the new invitations, update registered users, merge and renew open
     invitations, queue the emails. Returns the invitations created. ``audit_each``
     False records nothing per invitation (an import audits itself as a whole)."""
+    replaced = [p.replaces for p in plan.rows if p.replaces is not None]
+    if replaced:
+        users_delete_unverified(
+            actor=actor, users=replaced, reason="the address was invited; the invitation proves it"
+        )
     created = _create_new(actor=actor, plan=plan, batch=batch, now=now, audit_each=audit_each)
     _update_users(actor=actor, plan=plan)
     _merge_and_renew(actor=actor, plan=plan, now=now)

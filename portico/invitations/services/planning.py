@@ -80,6 +80,9 @@ class PlannedRow:
     user: User | None = None
     invitation: Invitation | None = None
     warnings: list[str] = field(default_factory=list)
+    # An unverified account with this address: it never proved the address, so it gets
+    # no rights; it is removed and the person is invited like anyone else.
+    replaces: User | None = None
 
 
 @dataclass
@@ -404,11 +407,14 @@ def invitation_plan_batch(
             entry.send_email = False
         elif email is None:
             entry.action, entry.send_email = "code", False
-        elif (user := users.get(email.lower())) is not None:
+        elif (user := users.get(email.lower())) is not None and user.email_verified:
             entry.action, entry.user = "update_user", user
         elif (invitation := open_invitations.get(email.lower())) is not None:
             entry.invitation = invitation
             entry.action = "renew" if invitation.effective_status(now) == "expired" else "merge"
+            entry.replaces = user
+        else:
+            entry.replaces = user
         if smart_names:
             for group in groups:
                 if group.is_smart:
