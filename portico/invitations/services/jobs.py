@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.mail import mailers
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from portico.invitations.emails import build_message
 from portico.invitations.models import Invitation, InvitationMessage
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 200
 LEASE = timedelta(minutes=10)
+RENEW_EVERY = 50
 _TRANSIENT = (
     smtplib.SMTPServerDisconnected,
     smtplib.SMTPConnectError,
@@ -41,16 +43,26 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _claim(now: datetime) -> list[int]:
+    """Claim up to CHUNK due messages. ``now`` says what is due; the lease runs on the
+    real clock, because a sweep's ``now`` is fixed while its deliveries take time, and a
+    lease that expired during them would let another worker send the same messages."""
+    clock = timezone.now()
     with transaction.atomic():
         ids = list(
             InvitationMessage.objects.select_for_update(skip_locked=True)
             .filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=clock))
             .order_by("id")
             .values_list("id", flat=True)[:CHUNK]
         )
-        InvitationMessage.objects.filter(id__in=ids).update(claimed_until=now + LEASE)
+        InvitationMessage.objects.filter(id__in=ids).update(claimed_until=clock + LEASE)
     return ids
+
+
+def _renew_lease(messages: list[InvitationMessage]) -> None:
+    InvitationMessage.objects.filter(id__in=[m.pk for m in messages]).update(
+        claimed_until=timezone.now() + LEASE
+    )
 
 
 def invitation_messages_deliver_due(*, now: datetime, max_chunks: int | None = None) -> int:
@@ -86,6 +98,8 @@ def _deliver(ids: list[int], *, now: datetime) -> tuple[int, bool]:
     try:
         connection.open()
         while remaining:
+            if len(remaining) % RENEW_EVERY == 0:  # a slow server must not outlive the lease
+                _renew_lease(remaining)
             message = remaining[0]
             invitation = message.invitation
             if (
