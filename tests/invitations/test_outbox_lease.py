@@ -18,10 +18,10 @@ from portico.invitations.services.create import (
 
 
 def test_a_claim_made_with_an_old_clock_still_keeps_other_workers_away(admin):
-    started = timezone.now()
     invitation_create_batch(
         actor=admin, rows=parse_typed_emails("a@x.example, b@x.example"), options=InviteOptions()
     )
+    started = timezone.now()
     with time_machine.travel(started + timedelta(minutes=11), tick=False):
         # The first worker still runs with the `now` its sweep began with.
         claimed = jobs._claim(started)
