@@ -208,32 +208,73 @@ def _update_users(*, actor: User, plan: BatchPlan) -> None:
         )
 
 
+_LIFETIME_FIELDS = [
+    "status",
+    "sent_at",
+    "expires_at",
+    "reminder_sent_at",
+    "delivery_failed_at",
+    "delivery_error",
+    "language",
+    "message",
+    "send_email",
+    "inviter",
+]
+
+
 def _merge_and_renew(*, actor: User, plan: BatchPlan, now) -> None:
     """Pending invitations gain the batch's groups and roles (no second email); expired
-    ones are renewed too and sent again."""
+    ones are renewed too and sent again.
+
+    The plan may be older than this transaction (an import stores long after its
+    preview), so the rows are locked and read again: an invitation accepted meanwhile is
+    not reopened; its new account gets the groups and roles instead."""
     entries = [p for p in plan.rows if p.action in ("merge", "renew")]
-    renewed = []
+    if not entries:
+        return
+    current = {
+        invitation.pk: invitation
+        for invitation in Invitation.objects.select_for_update(of=("self",))
+        .select_related("accepted_user")
+        .filter(pk__in=[e.invitation.pk for e in entries])
+    }
+    renewed, now_registered = [], []
     for entry in entries:
-        invitation = entry.invitation
+        invitation = current.get(entry.invitation.pk)
+        if invitation is None:  # deleted meanwhile: nothing left to merge into
+            continue
+        if invitation.status == Invitation.Status.ACCEPTED:
+            if invitation.accepted_user is not None:
+                entry.action, entry.user = "update_user", invitation.accepted_user
+                now_registered.append(entry)
+            continue
+        renew = invitation.effective_status(now) == Invitation.Status.EXPIRED
         invitation.is_admin = invitation.is_admin or entry.is_admin
         invitation.first_name = invitation.first_name or entry.row.first_name[:150]
         invitation.last_name = invitation.last_name or entry.row.last_name[:150]
-        if entry.action == "renew":
+        fields = ["is_admin", "first_name", "last_name"]
+        if renew:
             restart_lifetime(invitation, now=now)
             invitation.language = entry.language
             invitation.message = entry.message or invitation.message
             invitation.send_email = entry.send_email
             invitation.inviter = actor
+            fields += _LIFETIME_FIELDS
             renewed.append(invitation)
-        invitation.save()
+        invitation.save(update_fields=fields)
         invitation.groups.add(*entry.groups)
         invitation.moderated_projects.add(*plan.projects)
         audit(
             actor=actor,
-            verb="invitation.renewed" if entry.action == "renew" else "invitation.merged",
+            verb="invitation.renewed" if renew else "invitation.merged",
             target=invitation,
             groups=[g.name for g in entry.groups],
             admin=entry.is_admin,
             projects=[p.title for p in plan.projects],
+        )
+    if now_registered:
+        _update_users(
+            actor=actor,
+            plan=BatchPlan(rows=now_registered, projects=plan.projects, errors=[], warnings=[]),
         )
     queue_messages(renewed, kind=InvitationMessage.Kind.INVITATION, now=now)
