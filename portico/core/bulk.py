@@ -54,7 +54,12 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     column_list = ", ".join(f'"{c}"' for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f'COPY "{table}" ({column_list}) FROM STDIN') as copy:
+            # The raw psycopg cursor raises psycopg's own errors; translate them into
+            # Django's (IntegrityError...) like every other query does.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f'COPY "{table}" ({column_list}) FROM STDIN') as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return

@@ -29,6 +29,7 @@ from portico.invitations.services.create import (
     invitation_create_batch,
     parse_typed_emails,
 )
+from portico.invitations.services.exports import invitation_tokens_disclosed
 from portico.invitations.services.manage import (
     invitation_delete,
     invitation_resend,
@@ -98,7 +99,9 @@ class InvitationOut(Schema):
     group_ids: list[int]
     moderated_project_ids: list[int]
     status: str
-    token: str
+    token: str | None = Field(
+        None, description="The working token: only with include_tokens=true (audited)."
+    )
     inviter: str | None
     created_at: datetime
     sent_at: datetime | None
@@ -155,7 +158,7 @@ class AcceptOut(Schema):
     is_admin: bool
 
 
-def _out(invitation: Invitation, now: datetime) -> dict:
+def _out(invitation: Invitation, now: datetime, *, with_token: bool = False) -> dict:
     return {
         "id": invitation.pk,
         "email": invitation.email,
@@ -166,7 +169,7 @@ def _out(invitation: Invitation, now: datetime) -> dict:
         "group_ids": sorted(g.pk for g in invitation.groups.all()),
         "moderated_project_ids": sorted(p.pk for p in invitation.moderated_projects.all()),
         "status": invitation.effective_status(now),
-        "token": invitation.token_display,
+        "token": invitation.token_display if with_token else None,
         "inviter": invitation.inviter.email if invitation.inviter else None,
         "created_at": invitation.created_at,
         "sent_at": invitation.sent_at,
@@ -209,10 +212,12 @@ def list_invitations(
     sort: str = "-date",
     page: int = 1,
     page_size: int = 50,
+    include_tokens: bool = False,
 ):
     """Search by name or email; ``status`` is pending, accepted or expired; ``sort`` is
-    one of email, name, date, status, expires (prefix ``-`` for descending)."""
-    require_admin(request)
+    one of email, name, date, status, expires (prefix ``-`` for descending).
+    ``include_tokens=true`` adds the working tokens; like an export, that is audited."""
+    actor = require_admin(request)
     now = timezone.now()
     page_size = max(1, min(page_size, 500))
     page = max(1, page)
@@ -222,21 +227,29 @@ def list_invitations(
     items = invitations.prefetch_related("groups", "moderated_projects")[
         (page - 1) * page_size : page * page_size
     ]
+    items = list(items)
+    if include_tokens:
+        invitation_tokens_disclosed(
+            actor=actor, count=len(items), search=q, status=status, page=page
+        )
     return {
         "count": invitations.count(),
         "page": page,
         "page_size": page_size,
-        "items": [_out(i, now) for i in items],
+        "items": [_out(i, now, with_token=include_tokens) for i in items],
     }
 
 
 @router.get("/{int:invitation_id}", response=InvitationOut, summary="Get an invitation")
-def get_invitation(request: HttpRequest, invitation_id: int):
-    require_admin(request)
+def get_invitation(request: HttpRequest, invitation_id: int, include_tokens: bool = False):
+    """``include_tokens=true`` adds the working token (audited)."""
+    actor = require_admin(request)
     invitation = Invitation.objects.filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound(_("No such invitation."), id=invitation_id)
-    return _out(invitation, timezone.now())
+    if include_tokens:
+        invitation_tokens_disclosed(actor=actor, count=1, invitation=invitation.pk)
+    return _out(invitation, timezone.now(), with_token=include_tokens)
 
 
 @router.delete("/{int:invitation_id}", response={204: None}, summary="Delete an invitation")
@@ -407,7 +420,7 @@ def create_import(request: HttpRequest, file: File[UploadedFile], options: Form[
 def _get_import(import_id: int):
     from portico.invitations.models import InvitationImport
 
-    invitation_import = InvitationImport.objects.filter(pk=import_id).first()
+    invitation_import = InvitationImport.objects.defer("source_rows").filter(pk=import_id).first()
     if invitation_import is None:
         raise NotFound(_("No such import."), id=import_id)
     return invitation_import

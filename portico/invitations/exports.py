@@ -121,8 +121,8 @@ def export_rows(invitations: QuerySet[Invitation]) -> Iterator[list[Any]]:
 
 def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], list[list[str]]]:
     """The uploaded sheet as it was, with an ``errors`` column naming each row's problems
-    (the header row and rows without problems keep an empty cell)."""
-    raw = read_raw(Path(invitation_import.file.path), max_rows=10**6)
+    (the header row and rows without problems keep an empty cell). Once the file is
+    deleted (``PORTICO_IMPORT_RETENTION``), the problems by row number instead."""
     by_row: dict[int, list[str]] = {}
     for error in invitation_import.errors:
         for number in [error["row"]] if error.get("row") else error.get("rows", []):
@@ -132,6 +132,11 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
         for e in invitation_import.errors
         if not e.get("row") and not e.get("rows")
     ]
+    if not invitation_import.file:
+        listed = [["", "; ".join(general)]] if general else []
+        listed += [[str(number), "; ".join(by_row[number])] for number in sorted(by_row)]
+        return ["row", "errors"], listed
+    raw = read_raw(Path(invitation_import.file.path), max_rows=10**6)
     rows = raw.get("rows", []) if raw.get("ok") else []
     if not rows:
         return ["errors"], [[m] for m in general]

@@ -240,6 +240,8 @@ class InvitationImport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves whenever the worker makes progress; a stalled import is queued again.
+    heartbeat_at = models.DateTimeField(default=timezone.now)
 
     rows_total = models.PositiveIntegerField(default=0)
     rows_checked = models.PositiveIntegerField(default=0)

@@ -14,12 +14,26 @@ def deliver_invitation_messages() -> int:
     return invitation_messages_deliver_due(now=timezone.now())
 
 
+def _run_import_step(step, import_id: int) -> str:
+    """Run a step of an import; if it breaks, the import says so (status failed) rather
+    than showing progress that never moves, and the error is still raised and logged."""
+    from portico.invitations.services.imports import invitation_import_fail
+
+    try:
+        return step(import_id=import_id, now=timezone.now()).status
+    except Exception as error:
+        invitation_import_fail(
+            import_id=import_id, now=timezone.now(), reason=f"{error.__class__.__name__}: {error}"
+        )
+        raise
+
+
 @task()
 def check_invitation_import(import_id: int) -> str:
     """Check an uploaded file and record its preview or its errors."""
     from portico.invitations.services.imports import invitation_import_check
 
-    return invitation_import_check(import_id=import_id, now=timezone.now()).status
+    return _run_import_step(invitation_import_check, import_id)
 
 
 @task()
@@ -27,4 +41,4 @@ def store_invitation_import(import_id: int) -> str:
     """Store a confirmed import in chunks and queue its emails."""
     from portico.invitations.services.imports import invitation_import_store
 
-    return invitation_import_store(import_id=import_id, now=timezone.now()).status
+    return _run_import_step(invitation_import_store, import_id)

@@ -315,13 +315,17 @@ def test_admins_see_tokens_and_details(admin, admin_client, north):
     _invite(admin_client, ["Nina Noord <nina@mail.example>"], group_ids=[north.pk])
     invitation = Invitation.objects.get()
     (item,) = _list(admin_client)["items"]
+    assert item["token"] is None  # working tokens only on request, and audited
+    (item,) = _list(admin_client, include_tokens="true")["items"]
     assert item["token"] == invitation.token_display
+    assert AuditEvent.objects.filter(verb="invitation.tokens_listed", actor=admin).count() == 1
     assert item["group_ids"] == [north.pk]
     assert item["inviter"] == admin.email
     assert item["status"] == "pending"
-    detail = admin_client.get(f"{URL}/{invitation.pk}")
+    detail = admin_client.get(f"{URL}/{invitation.pk}", {"include_tokens": "true"})
     assert detail.status_code == 200
     assert detail.json()["token"] == invitation.token_display
+    assert AuditEvent.objects.filter(verb="invitation.tokens_listed", actor=admin).count() == 2
     assert admin_client.get(f"{URL}/987654").status_code == 404
 
 
@@ -331,7 +335,9 @@ def test_an_api_token_of_an_admin_works_and_of_a_resident_does_not(admin, reside
     _token, admin_secret = api_token_create(actor=admin, user=admin, name="CRM sync")
     _token, resident_secret = api_token_create(actor=admin, user=resident, name="mine")
     make_invitations(1, inviter=admin)
-    response = client.get(URL, headers={"Authorization": f"Bearer {admin_secret}"})
+    response = client.get(
+        URL, {"include_tokens": "true"}, headers={"Authorization": f"Bearer {admin_secret}"}
+    )
     assert response.status_code == 200
     assert response.json()["items"][0]["token"]
     response = client.get(URL, headers={"Authorization": f"Bearer {resident_secret}"})
@@ -354,9 +360,10 @@ def test_resend_keeps_the_token_and_restarts_the_lifetime(
             response = _post(admin_client, f"{URL}/{invitation.pk}/resend")
         assert response.status_code == 200, response.content
         body = response.json()
-        assert body["token"] == invitation.token_display
         assert body["status"] == "pending"
+        token = invitation.token
         invitation.refresh_from_db()
+        assert invitation.token == token
         assert invitation.expires_at == timezone.now() + timedelta(days=30)
         assert invitation.reminder_sent_at is None
         assert [m.to for m in mail.outbox] == [[invitation.email]]

@@ -110,7 +110,7 @@ def test_codes_from_empty_email_cells_are_in_the_list_the_export_and_accepted_at
     assert len(tokens) == 3
 
     # The codes are in the API list...
-    listing = admin_client.get(API, {"page_size": 10})
+    listing = admin_client.get(API, {"page_size": 10, "include_tokens": "true"})
     assert listing.status_code == 200
     items = listing.json()["items"]
     assert {i["token"] for i in items} == tokens

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
 from portico.accounts.services import user_set_admin, users_delete_unverified
@@ -54,7 +55,6 @@ class BatchResult:
     invitation_ids: list[int]
 
 
-@transaction.atomic
 def invitation_create_batch(
     *,
     actor: User,
@@ -71,6 +71,42 @@ def invitation_create_batch(
     invitations, updates registered users, audits all of it and queues the emails
     (delivered by the worker after commit). Returns the counts per outcome.
     """
+    # Two admins inviting the same new address at the same moment both plan "invite";
+    # the second insert then breaks the one-open-invitation-per-address constraint.
+    # Planning again turns that row into a merge.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _create_batch_once(
+                    actor=actor,
+                    rows=rows,
+                    options=options,
+                    source=source,
+                    where=where,
+                    allow_codes=allow_codes,
+                )
+        except IntegrityError as error:
+            if attempt == 2:
+                raise ApplicationError(
+                    "conflict",
+                    _(
+                        "Some of these addresses were being invited by someone else at the same "
+                        "moment. Try again."
+                    ),
+                    status=409,
+                ) from error
+    raise AssertionError("the loop above returns or raises")
+
+
+def _create_batch_once(
+    *,
+    actor: User,
+    rows: list[InviteRow],
+    options: InviteOptions,
+    source: str,
+    where: str,
+    allow_codes: bool,
+) -> BatchResult:
     now = timezone.now()
     plan = invitation_plan_batch(
         rows=rows, options=options, where=where, allow_codes=allow_codes, now=now

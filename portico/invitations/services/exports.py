@@ -30,3 +30,9 @@ def invitation_export_record(
         count=count,
     )
     return count
+
+
+def invitation_tokens_disclosed(*, actor: User, count: int, **details: object) -> None:
+    """Record that ``actor`` was shown ``count`` working tokens through the API (a list
+    or one invitation with ``include_tokens``): as good as an export."""
+    audit(actor=actor, verb="invitation.tokens_listed", target=None, count=count, **details)

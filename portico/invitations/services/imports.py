@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,6 +46,8 @@ from portico.invitations.sheets import read_invitation_sheet
 logger = logging.getLogger(__name__)
 
 CHUNK = 10_000
+STORE_ATTEMPTS = 3
+STALLED_AFTER = timedelta(minutes=15)
 
 
 def _options(invitation_import: InvitationImport) -> InviteOptions:
@@ -209,7 +211,8 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
     invitation_import.to_store = sum(
         summary.get(k, 0) for k in ("invited", "codes", "updated", "merged", "renewed")
     )
-    invitation_import.save(update_fields=["status", "confirmed_at", "to_store"])
+    invitation_import.heartbeat_at = invitation_import.confirmed_at
+    invitation_import.save(update_fields=["status", "confirmed_at", "to_store", "heartbeat_at"])
     audit(
         actor=actor,
         verb="invitation_import.confirmed",
@@ -232,16 +235,10 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
         return invitation_import
     plan, errors, _warnings, _total = _plan(invitation_import, now=now)
     if errors or plan is None:
-        # Something changed since the preview (a group was deleted...). Before the first
-        # chunk nothing is stored at all; after it, the rest stops and says why.
-        started = invitation_import.stored_through >= 0
-        InvitationImport.objects.filter(pk=import_id).update(
-            status=InvitationImport.Status.FAILED if started else InvitationImport.Status.INVALID,
-            errors=errors,
-            finished_at=now,
-            failure=_("The data changed while the import was being stored.") if started else "",
+        # Something changed since the preview (a group was deleted...).
+        return _stop(
+            import_id, errors=errors, now=now, started=invitation_import.stored_through >= 0
         )
-        return InvitationImport.objects.get(pk=import_id)
     actor = invitation_import.actor
     with transaction.atomic():
         invitation_import = _light().select_for_update().get(pk=import_id)
@@ -258,23 +255,18 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
             )
             invitation_import.save(update_fields=["batch"])
     batch = invitation_import.batch
-    rows = plan.rows if plan is not None else []
-    start = invitation_import.stored_through + 1
-    for chunk_start in range(start, len(rows), CHUNK):
-        chunk = rows[chunk_start : chunk_start + CHUNK]
-        with transaction.atomic():
-            locked = _light().select_for_update().get(pk=import_id)
-            if locked.stored_through >= chunk_start:  # another worker stored it
-                continue
-            part = BatchPlan(rows=chunk, projects=plan.projects, errors=[], warnings=[])
-            apply_plan(actor=actor, plan=part, batch=batch, now=now, audit_each=False)
-            counts = part.counts()
-            stored = len(chunk) - counts["existing"]
-            InvitationImport.objects.filter(pk=import_id).update(
-                stored_through=chunk_start + len(chunk) - 1,
-                stored=locked.stored + stored,
-                emails_queued=locked.emails_queued + counts["emails"],
-            )
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            _store_chunks(import_id=import_id, plan=plan, batch=batch, actor=actor, now=now)
+            break
+        except IntegrityError:
+            # Someone invited one of these addresses meanwhile: plan the rest again
+            # (that row becomes a merge) and go on from the last stored chunk.
+            if attempt == STORE_ATTEMPTS:
+                raise
+            plan, errors, _warnings, _total = _plan(_light_with_rows(import_id), now=now)
+            if errors or plan is None:
+                return _stop(import_id, errors=errors, now=now, started=True)
     with transaction.atomic():
         InvitationImport.objects.filter(pk=import_id).update(
             status=InvitationImport.Status.DONE, finished_at=now
@@ -289,6 +281,78 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
             emails=invitation_import.emails_queued,
         )
     return invitation_import
+
+
+def _store_chunks(
+    *, import_id: int, plan: BatchPlan, batch: InvitationBatch, actor: User, now: datetime
+) -> None:
+    """Store the rows after ``stored_through``, one transaction per chunk; each records
+    how far it got in the same transaction."""
+    rows = plan.rows
+    start = _light().get(pk=import_id).stored_through + 1
+    for chunk_start in range(start, len(rows), CHUNK):
+        chunk = rows[chunk_start : chunk_start + CHUNK]
+        with transaction.atomic():
+            locked = _light().select_for_update().get(pk=import_id)
+            if locked.stored_through >= chunk_start:  # another worker stored it
+                continue
+            part = BatchPlan(rows=chunk, projects=plan.projects, errors=[], warnings=[])
+            apply_plan(actor=actor, plan=part, batch=batch, now=now, audit_each=False)
+            counts = part.counts()
+            InvitationImport.objects.filter(pk=import_id).update(
+                stored_through=chunk_start + len(chunk) - 1,
+                stored=locked.stored + len(chunk) - counts["existing"],
+                emails_queued=locked.emails_queued + counts["emails"],
+                heartbeat_at=timezone.now(),
+            )
+
+
+def _light_with_rows(import_id: int) -> InvitationImport:
+    return InvitationImport.objects.defer("plan", "errors", "warnings").get(pk=import_id)
+
+
+def _stop(import_id: int, *, errors: list[dict], now: datetime, started: bool):
+    """Nothing more is stored: before the first chunk the import is invalid (nothing was
+    stored at all); after it, failed, saying why."""
+    InvitationImport.objects.filter(pk=import_id).update(
+        status=InvitationImport.Status.FAILED if started else InvitationImport.Status.INVALID,
+        errors=errors,
+        finished_at=now,
+        failure=_("The data changed while the import was being stored.") if started else "",
+    )
+    return _light().get(pk=import_id)
+
+
+def invitation_import_fail(*, import_id: int, reason: str, now: datetime) -> None:
+    """Record that checking or storing broke (an unexpected error), so that the page
+    says so instead of showing progress that never moves."""
+    InvitationImport.objects.filter(
+        pk=import_id,
+        status__in=[InvitationImport.Status.CHECKING, InvitationImport.Status.STORING],
+    ).update(status=InvitationImport.Status.FAILED, failure=reason[:1000], finished_at=now)
+
+
+def invitation_imports_resume_stalled(*, now: datetime) -> int:
+    """Queue again the imports whose worker stopped (crash, restart) while checking or
+    storing: nothing has moved for ``STALLED_AFTER``. Safe: checking writes nothing and
+    storing resumes after the last stored chunk. Returns how many were queued."""
+    from portico.invitations.tasks import check_invitation_import, store_invitation_import
+
+    stalled = list(
+        InvitationImport.objects.filter(
+            status__in=[InvitationImport.Status.CHECKING, InvitationImport.Status.STORING],
+            heartbeat_at__lt=now - STALLED_AFTER,
+        ).values_list("pk", "status")
+    )
+    for pk, status in stalled:
+        InvitationImport.objects.filter(pk=pk).update(heartbeat_at=now)
+        task = (
+            check_invitation_import
+            if status == InvitationImport.Status.CHECKING
+            else store_invitation_import
+        )
+        transaction.on_commit(lambda task=task, pk=pk: task.enqueue(pk))
+    return len(stalled)
 
 
 def invitation_import_progress(invitation_import: InvitationImport) -> dict[str, Any]:

@@ -38,6 +38,10 @@ def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> In
         )
     # Also cancels any email of it still waiting in the outbox: the new one replaces it.
     restart_lifetime(invitation, now=now)
+    if invitation.email:
+        # Created without email (send_invite_email FALSE)? Resending is an explicit
+        # request for one.
+        invitation.send_email = True
     invitation.save()
     queue_messages([invitation], kind=InvitationMessage.Kind.INVITATION, now=now)
     audit(actor=actor, verb=verb, target=invitation, expires_at=invitation.expires_at.isoformat())

@@ -74,7 +74,7 @@ def download_template(request: HttpRequest) -> HttpResponse:
 @admin_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The preview (summary, warnings, row by row), the errors, or the progress."""
-    invitation_import = get_object_or_404(InvitationImport, pk=pk)
+    invitation_import = get_object_or_404(InvitationImport.objects.defer("source_rows"), pk=pk)
     rows = Paginator(invitation_import.plan, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -94,7 +94,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress bars, polled by the page every second while work is under way. When
     the status changes, the whole page reloads to show what is new."""
-    invitation_import = get_object_or_404(InvitationImport, pk=pk)
+    # Polled every second: without the rows, the preview and the errors (megabytes for a
+    # large import).
+    invitation_import = get_object_or_404(
+        InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings"), pk=pk
+    )
     progress = invitation_import_progress(invitation_import)
     response = render(
         request, "web/_import_progress.html", {"import": invitation_import, "progress": progress}
@@ -118,7 +122,9 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
-    header, rows = error_sheet_rows(get_object_or_404(InvitationImport, pk=pk))
+    header, rows = error_sheet_rows(
+        get_object_or_404(InvitationImport.objects.defer("plan", "source_rows"), pk=pk)
+    )
     return FileResponse(
         xlsx_file(header, rows, sheet="errors"),
         as_attachment=True,
