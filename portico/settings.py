@@ -207,6 +207,19 @@ PORTICO_RATE_LIMITS = {
     "invitation_resend_address": env("PORTICO_RATE_INVITATION_RESEND_ADDRESS", "3/h"),
     "invitation_resend_ip": env("PORTICO_RATE_INVITATION_RESEND_IP", "10/h"),
 }
+# Behind a reverse proxy every request comes from the proxy's address, so the limits
+# above would count the whole platform as one client. Name the request header in which
+# the proxy passes the client's address, as a request.META key (HTTP_X_FORWARDED_FOR,
+# HTTP_X_REAL_IP; the header name X-Forwarded-For works too). Only set it when every
+# request passes through the proxy and the proxy itself sets that header: a client that
+# reaches the server directly, or whose header the proxy forwards untouched, could then
+# pick any address. From a list (X-Forwarded-For), the last address is the one used:
+# the one the proxy added. Empty: the connection's address.
+PORTICO_TRUSTED_PROXY_HEADER = env("PORTICO_TRUSTED_PROXY_HEADER", "").strip()
+if PORTICO_TRUSTED_PROXY_HEADER:
+    PORTICO_TRUSTED_PROXY_HEADER = PORTICO_TRUSTED_PROXY_HEADER.upper().replace("-", "_")
+    if not PORTICO_TRUSTED_PROXY_HEADER.startswith("HTTP_"):
+        PORTICO_TRUSTED_PROXY_HEADER = "HTTP_" + PORTICO_TRUSTED_PROXY_HEADER
 PORTICO_EMAIL_VERIFICATION_TTL_DAYS = env_int("PORTICO_EMAIL_VERIFICATION_TTL_DAYS", 3)
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 
@@ -265,6 +278,9 @@ PORTICO_IMPORT_TIMEOUT_SECONDS = env_int("PORTICO_IMPORT_TIMEOUT_SECONDS", 90)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "uploads")))
+# How long an uploaded file is kept once its import is done, invalid or failed (the
+# worker's sweep then deletes it; the import's figures and errors stay).
+PORTICO_IMPORT_RETENTION = env("PORTICO_IMPORT_RETENTION", "7d")
 
 # Outbox: how many times an email is tried before it is marked failed.
 PORTICO_MAIL_MAX_ATTEMPTS = env_int("PORTICO_MAIL_MAX_ATTEMPTS", 8)

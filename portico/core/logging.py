@@ -5,8 +5,15 @@ from __future__ import annotations
 import logging
 import re
 
-# /invite/<token>, /api/v1/invites/<token>[/accept], and ?code=<token>.
-_TOKEN_IN_PATH = re.compile(r"(/invites?/)(?!resend/)[^/\s?\"']{4,}", re.IGNORECASE)
+# /invite/<token> and /api/v1/invites/<token>[/accept]: the whole path segment, spaces
+# included (Django's request warnings name the path as typed: "/invite/7KQ2 M9XD/"). It
+# ends at "/", "?", a quote, " HTTP/" (a request line) or the end of the line;
+# /invite/resend/ and a bare /invite/ are pages, not tokens.
+_TOKEN_IN_PATH = re.compile(
+    r"(/invites?/)(?!resend(?:[/?\"'\s]|$))(?:(?! HTTP/)[^/?\"'\r\n])+",
+    re.IGNORECASE | re.MULTILINE,
+)
+# ?code=<token> and ?token=<token>.
 _TOKEN_IN_QUERY = re.compile(r"([?&](?:code|token)=)[^&\s\"']+", re.IGNORECASE)
 
 

@@ -2,8 +2,10 @@
 after the data they describe is committed, and the dev mailbox backend.
 
 A message is named by a template base (``accounts/email/verify``) that has three files:
-``<base>_subject.txt``, ``<base>.txt`` and ``<base>.html``. Contexts travel through the
-task queue, so they hold JSON values only.
+``<base>_subject.txt``, ``<base>.txt`` and ``<base>.html``. The subject and the text part
+are plain text, rendered without HTML escaping (``O'Brien`` stays ``O'Brien``); only the
+HTML part is escaped. Contexts travel through the task queue, so they hold JSON values
+only.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.utils import translation
+
+
+def _render_plain_text(template_name: str, context: dict[str, Any]) -> str:
+    """Render a Django template as plain text: variables are not HTML-escaped."""
+    template = get_template(template_name).template  # the engine's own Template
+    return template.render(Context(context, autoescape=False))
 
 
 def render_email(
@@ -29,8 +38,8 @@ def render_email(
         **context,
     }
     with translation.override(language):
-        subject = render_to_string(f"{template}_subject.txt", full_context)
-        text = render_to_string(f"{template}.txt", full_context)
+        subject = _render_plain_text(f"{template}_subject.txt", full_context)
+        text = _render_plain_text(f"{template}.txt", full_context)
         html = render_to_string(f"{template}.html", full_context)
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),

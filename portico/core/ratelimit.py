@@ -32,10 +32,13 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address. Behind a proxy, set PORTICO_TRUSTED_PROXY_HEADER."""
-    header = getattr(settings, "PORTICO_TRUSTED_PROXY_HEADER", "")
-    if header and (value := request.META.get(header)):
-        return value.split(",")[0].strip()
+    """The caller's address: the connection's, or behind a reverse proxy the one the
+    proxy passes in ``PORTICO_TRUSTED_PROXY_HEADER`` (a ``request.META`` key). Of a
+    list (``X-Forwarded-For: <what the client sent>, <what the proxy saw>``) the last
+    address counts: the earlier ones are whatever the client wrote."""
+    header = settings.PORTICO_TRUSTED_PROXY_HEADER
+    if header and (value := request.META.get(header, "").split(",")[-1].strip()):
+        return value
     return request.META.get("REMOTE_ADDR", "unknown")
 
 

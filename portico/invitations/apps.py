@@ -10,7 +10,7 @@ class InvitationsConfig(AppConfig):
         # the sign-up guard and the worker's periodic sweeps.
         from portico.accounts.services import SIGN_UP_GUARDS
         from portico.core.sweeps import register_sweep
-        from portico.invitations.services import jobs, retention
+        from portico.invitations.services import imports, jobs, retention
         from portico.invitations.services.guards import refuse_sign_up_of_invited_address
 
         if refuse_sign_up_of_invited_address not in SIGN_UP_GUARDS:
@@ -19,3 +19,4 @@ class InvitationsConfig(AppConfig):
         register_sweep("invitations.reminders", jobs.invitations_send_due_reminders)
         register_sweep("invitations.outbox", jobs.invitation_messages_deliver_due)
         register_sweep("invitations.import_files", retention.invitation_imports_forget_files)
+        register_sweep("invitations.stalled_imports", imports.invitation_imports_resume_stalled)

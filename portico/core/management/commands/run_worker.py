@@ -1,5 +1,10 @@
 """The background worker: runs queued tasks (the database backend's ``db_worker``) and,
-every ``PORTICO_SWEEP_INTERVAL`` seconds, the registered periodic sweeps."""
+every ``PORTICO_SWEEP_INTERVAL`` seconds, the registered periodic sweeps.
+
+Tasks and sweeps run in this one process, never under an autoreloader (``db_worker``
+turns one on when DEBUG is set): its parent would keep sweeping with the code it
+started with next to the reloaded child, and a code edit would kill a running task.
+Restart the worker to pick up a change."""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ class Command(BaseCommand):
                 target=self._sweep_loop, args=(stop,), daemon=True, name="portico-sweeps"
             ).start()
         try:
-            call_command("db_worker", verbosity=options["verbosity"])
+            call_command("db_worker", reload=False, verbosity=options["verbosity"])
         finally:
             stop.set()
 
