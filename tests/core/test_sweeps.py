@@ -134,7 +134,6 @@ def test_the_worker_process_sends_the_reminder_by_itself(admin):
     assert invitation.reminder_sent_at is not None
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 @pytest.mark.django_db(transaction=True)
 def test_a_debug_worker_runs_tasks_and_sweeps_in_one_process_without_autoreload(admin):
     """With DEBUG on (as `make run` sets it) the worker does not restart itself under an
