@@ -90,7 +90,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return redirect("projects:list")
     initial = {"language": resolve_language(get_language()) or ""}
     form = SignUpForm(request.POST or None, initial=initial)
-    error_code = ""
+    error_code = send_again_url = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -104,6 +104,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as error:
             error_code = error.code
+            # A guard of another app may offer to send something again (an invitation).
+            send_again_url = error.details.get("send_again_url", "")
             form.add_error(
                 error.details.get("field") if error.details.get("field") in form.fields else None,
                 error.message,
@@ -111,7 +113,11 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         else:
             request.session["signed_up_email"] = normalize_email(data["email"])
             return redirect("accounts:sign-up-done")
-    return render(request, "accounts/sign_up.html", {"form": form, "error_code": error_code})
+    return render(
+        request,
+        "accounts/sign_up.html",
+        {"form": form, "error_code": error_code, "send_again_url": send_again_url},
+    )
 
 
 def sign_up_done(request: HttpRequest) -> HttpResponse:

@@ -4,6 +4,7 @@ person's address to take the rights meant for them."""
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from portico.core.errors import ApplicationError
@@ -20,4 +21,5 @@ def refuse_sign_up_of_invited_address(email: str) -> None:
             ),
             status=409,
             field="email",
+            send_again_url=reverse("invitations:resend"),
         )
