@@ -3,14 +3,51 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
+from django.test.signals import setting_changed
 from django.utils import timezone
 
 from portico.accounts.models import User
 
 PASSWORD = "correct horse battery staple"
+
+
+def _compile_if_stale(po: Path) -> bool:
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        return False
+    with po.open("rb") as fileobj:
+        catalog = read_po(fileobj, locale=po.parent.parent.name)
+    # Written aside and moved into place: parallel test workers never see half a file.
+    fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=".django-", suffix=".mo")
+    try:
+        with os.fdopen(fd, "wb") as fileobj:
+            write_mo(fileobj, catalog)
+        os.replace(tmp, mo)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs():
+    """Compiles missing or stale .mo files (`make messages` does it too), so that
+    `pytest` alone works, then makes Django reload catalogs it may have cached."""
+    catalogs = sorted(Path(settings.LOCALE_PATHS[0]).glob("*/LC_MESSAGES/django.po"))
+    if any([_compile_if_stale(po) for po in catalogs]):
+        setting_changed.send(
+            sender=type(settings), setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True
+        )
 
 
 @pytest.fixture(autouse=True)

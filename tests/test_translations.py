@@ -8,19 +8,15 @@ Babel before its tests run.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.template.utils import get_app_template_dirs
 from django.test import Client
-from django.test.signals import setting_changed
 from django.utils import translation
 
 from portico.core.mail import render_email
@@ -126,33 +122,6 @@ def test_catalog_is_complete_and_keeps_placeholders(path):
 
 
 # --- The compiled catalogs at work --------------------------------------------------------
-
-
-def _compile_if_needed(po: Path) -> bool:
-    mo = po.with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        return False
-    catalog = _read(po)
-    # Written aside and moved into place: parallel test workers never see half a file.
-    fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=".django-", suffix=".mo")
-    try:
-        with os.fdopen(fd, "wb") as fileobj:
-            write_mo(fileobj, catalog)
-        os.replace(tmp, mo)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return True
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _compiled_catalogs():
-    """Compiles missing or stale .mo files (`make messages` does it too), then makes
-    Django reload its catalogs in case it cached them before they were there."""
-    if any([_compile_if_needed(po) for po in CATALOGS]):
-        setting_changed.send(
-            sender=type(settings), setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True
-        )
 
 
 # Strings known to be on the pages, in each language.

@@ -64,3 +64,17 @@ def _browser_settings(settings, live_server):
 def page(page: Page) -> Page:
     page.set_default_timeout(10_000)
     return page
+
+
+def sign_in(page, base_url: str, *, email: str, password: str) -> None:
+    """Sign in through the sign-in page."""
+    page.goto(f"{base_url}/accounts/sign-in/")
+    form = page.locator("main form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def nav(page, name: str) -> None:
+    """Follow a link of the main navigation."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()

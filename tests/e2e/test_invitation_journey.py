@@ -23,6 +23,7 @@ from portico.invitations.services.create import (
     invitation_create_batch,
 )
 from tests.conftest import PASSWORD, make_user
+from tests.e2e.conftest import nav, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,18 +39,6 @@ MESSAGE_LINES = (
 )
 
 INVITE_LINK = re.compile(r"https?://\S+/invite/[0-9A-Z]+/")
-
-
-def sign_in(page: Page, base_url: str, *, email: str, password: str) -> None:
-    page.goto(f"{base_url}/accounts/sign-in/")
-    form = page.locator("main form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Sign in").click()
-
-
-def nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
 def test_an_invited_admin_accepts_and_is_signed_in_an_admin_and_in_the_group(

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD, make_user
+from tests.e2e.conftest import nav, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,18 +22,6 @@ RESTRICTED = "North Avenue bike lanes"
 PUBLIC = "City budget 2027"
 
 VERIFY_LINK = re.compile(r"https?://\S+/accounts/verify/[^/\s]+/")
-
-
-def sign_in(page: Page, base_url: str, *, email: str, password: str) -> None:
-    page.goto(f"{base_url}/accounts/sign-in/")
-    form = page.locator("main form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Sign in").click()
-
-
-def nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
 def create_manual_group(page: Page, name: str) -> None:

@@ -8,17 +8,12 @@ so that ``pytest`` alone tests the current translations.
 from __future__ import annotations
 
 import html as html_lib
-import os
 import re
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from django.conf import settings
-from django.test.signals import setting_changed
 from django.utils import timezone
 
 from portico.invitations.emails import build_message, invitation_link
@@ -36,34 +31,6 @@ TRANSLATED = [code for code in LANGUAGES if code != "en"]
 KINDS = [InvitationMessage.Kind.INVITATION, InvitationMessage.Kind.REMINDER]
 INVITEE = "Nina"
 INVITER = "Ada Admin"
-
-
-def _compile_if_stale(po: Path) -> bool:
-    """What ``pybabel compile`` does for one catalog, written aside and moved into place
-    so that parallel test processes never read half a file."""
-    mo = po.with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        return False
-    with po.open("rb") as fileobj:
-        catalog = read_po(fileobj, locale=po.parent.parent.name)
-    fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fileobj:
-            write_mo(fileobj, catalog)
-        os.replace(tmp, mo)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return True
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _compiled_catalogs():
-    if any([_compile_if_stale(po) for po in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/django.po"))]):
-        # Django caches catalogs per process: make it read the new ones.
-        setting_changed.send(
-            sender=type(settings), setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True
-        )
 
 
 @pytest.fixture
