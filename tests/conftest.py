@@ -51,6 +51,12 @@ def _compiled_catalogs():
 
 
 @pytest.fixture(autouse=True)
+def _uploads_in_a_temporary_folder(settings, tmp_path):
+    # Uploaded spreadsheets are written to MEDIA_ROOT: never into the checkout's var/.
+    settings.MEDIA_ROOT = tmp_path / "uploads"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     # Rate-limit counters live in the cache; each test starts with none.
     cache.clear()

@@ -15,6 +15,7 @@ from python_calamine import CalamineWorkbook
 from portico.groups.models import Group
 from portico.invitations.models import Invitation
 from tests.conftest import PASSWORD, make_user
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,19 +27,6 @@ PEOPLE = [
     ["omar.oak@mail.example", "Omar", "Oak", "", "", "TRUE"],
     ["pia.pine@mail.example", "Pia", "Pine", "fr-be", GROUP, "no"],
 ]
-
-
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
-def sign_in(page: Page, base_url: str, *, email: str, password: str) -> None:
-    page.goto(f"{base_url}/accounts/sign-in/")
-    form = page.locator("main form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Sign in").click()
 
 
 def fill_template(template: Path, filled: Path) -> None:

@@ -41,11 +41,6 @@ COLUMNS = [
 FORMATS = ["xlsx", "csv"]
 
 
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
 @pytest.fixture
 def people(admin, invite, make_code, neighbours, garden) -> dict[str, Invitation]:
     """A pending admin-to-be (with a group and a project to moderate), an accepted one,

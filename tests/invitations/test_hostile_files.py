@@ -182,11 +182,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
 def _nothing_stored() -> None:
     assert Invitation.objects.count() == 0
     assert InvitationBatch.objects.count() == 0

@@ -34,11 +34,6 @@ pytestmark = pytest.mark.django_db
 NEIGHBOURS = "North Avenue Residents"
 
 
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
 def _generate_codes(client, fmt: str, rows, **options) -> InvitationImport:
     """The admin uploads the file on the Generate codes tab, sees the preview and
     confirms it."""

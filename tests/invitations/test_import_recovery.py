@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.utils import timezone
 
 from portico.invitations.models import Invitation, InvitationImport
 from portico.invitations.services.imports import invitation_imports_resume_stalled
 from tests.invitations.sheet_files import checked, confirm, xlsx_bytes
-
-
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
 
 ROWS = [["email"], ["a@x.example"], ["b@x.example"]]
 

@@ -35,11 +35,6 @@ FORMATS = ["xlsx", "csv"]
 NEIGHBOURS = "North Avenue Residents"
 
 
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
 @pytest.fixture
 def garden_club(db) -> Group:
     return Group.objects.create(name="Garden Club")

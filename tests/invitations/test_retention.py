@@ -31,11 +31,6 @@ UPLOADED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WEEK_LATER = UPLOADED_AT + timedelta(days=7, minutes=1)
 
 
-@pytest.fixture(autouse=True)
-def _uploads(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
-
-
 def _upload_at(client, moment: datetime, content: bytes, name: str = "people.xlsx") -> int:
     with time_machine.travel(moment, tick=False):
         return checked(client, name, content)["id"]
