@@ -358,7 +358,10 @@ PREVIEW_FIELDS = (
 
 
 def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
-    from portico.invitations.services.imports import invitation_import_progress
+    from portico.invitations.services.imports import (
+        invitation_import_preview,
+        invitation_import_progress,
+    )
 
     return {
         "id": invitation_import.pk,
@@ -371,7 +374,7 @@ def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
         "warnings": invitation_import.warnings,
         "preview": [
             dict(zip(PREVIEW_FIELDS, row, strict=True))
-            for row in invitation_import.plan[:preview_limit]
+            for row in invitation_import_preview(invitation_import, limit=preview_limit)
         ],
         "preview_count": len(invitation_import.plan),
     }
@@ -420,7 +423,7 @@ def create_import(request: HttpRequest, file: File[UploadedFile], options: Form[
 def _get_import(import_id: int):
     from portico.invitations.models import InvitationImport
 
-    invitation_import = InvitationImport.objects.defer("source_rows").filter(pk=import_id).first()
+    invitation_import = InvitationImport.objects.filter(pk=import_id).first()
     if invitation_import is None:
         raise NotFound(_("No such import."), id=import_id)
     return invitation_import
@@ -430,14 +433,15 @@ def _get_import(import_id: int):
 def get_import(
     request: HttpRequest, import_id: int, preview_offset: int = 0, preview_limit: int = 100
 ):
+    from portico.invitations.services.imports import invitation_import_preview
+
     require_admin(request)
     invitation_import = _get_import(import_id)
     out = _import_out(invitation_import, preview_limit=0)
-    limit = max(0, min(preview_limit, 1000))
-    out["preview"] = [
-        dict(zip(PREVIEW_FIELDS, row, strict=True))
-        for row in invitation_import.plan[preview_offset : preview_offset + limit]
-    ]
+    rows = invitation_import_preview(
+        invitation_import, offset=max(0, preview_offset), limit=max(0, min(preview_limit, 1000))
+    )
+    out["preview"] = [dict(zip(PREVIEW_FIELDS, row, strict=True)) for row in rows]
     return out
 
 

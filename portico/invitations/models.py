@@ -253,10 +253,9 @@ class InvitationImport(models.Model):
     summary = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
-    # The preview, compactly: [row, action, email, first, last, language, groups, admin].
+    # The checked plan, one compact list per row: the preview, and what storing stores
+    # (see portico.invitations.services.import_plan).
     plan = models.JSONField(default=list, blank=True)
-    # The checked rows as read from the file, so that storing does not read it again.
-    source_rows = models.JSONField(default=list, blank=True)
     batch = models.OneToOneField(
         InvitationBatch,
         null=True,

@@ -46,14 +46,23 @@ class TooManyRows(Exception):
 
 
 def _cell(value: object) -> str:
+    """A cell as text, without surrounding spaces; numbers as the sheet shows them."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value)
+    text = str(value).strip()
     return text if len(text) <= MAX_CELL else text[:MAX_CELL] + "…"
+
+
+def _cells(values: list) -> list[str]:
+    """A row's cells as text (most cells are short text: that case goes first)."""
+    return [
+        v.strip() if v.__class__ is str and len(v) <= MAX_CELL else _cell(v)
+        for v in values[:MAX_COLUMNS]
+    ]
 
 
 def _check_zip(path: str) -> None:
@@ -89,8 +98,8 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
         # above the data, so its index is already the spreadsheet's row number - 1.
         for index, values in enumerate(sheet.iter_rows()):
             number = index + 1
-            cells = [_cell(v) for v in values[:MAX_COLUMNS]]
-            if any(c.strip() for c in cells):
+            cells = _cells(values)
+            if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
                     rows.append([number, cells])
@@ -129,8 +138,8 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
         for number, values in enumerate(
             csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1
         ):
-            cells = [_cell(v) for v in values[:MAX_COLUMNS]]
-            if any(c.strip() for c in cells):
+            cells = _cells(values)
+            if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
                     rows.append([number, cells])

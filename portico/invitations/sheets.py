@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -170,56 +171,73 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
     # Every row padded to one width, then read by position: one pass, no lookups.
     names = [*COLUMNS, *OPTIONAL_COLUMNS]
     width = max(columns.values(), default=0) + 1  # the known columns; index width is blank
-    where = [columns.get(name, width) for name in names]
+    pick = itemgetter(*(columns.get(name, width) for name in names))
+    blank = [""] * (width + 1)
     for number, cells in rows[1:]:
-        known = cells[:width]
-        padded = known + [""] * (width + 1 - len(known))
-        email, first, last, language, groups, admin, send, message, token = (
-            _unneutralise(padded[i]) for i in where
-        )
+        padded = cells[:width] + blank[: width + 1 - min(len(cells), width)]
+        values = pick(padded)
+        if "'" in "".join(values):  # rarely: a cell our export neutralised
+            values = tuple(map(_unneutralise, values))
+        email, first, last, language, groups, admin, send, message, token = values
         row = InviteRow(
-            position=number,
-            email=email or None,
-            first_name=first,
-            last_name=last,
-            raw=email,
-            language=language or None,
-            groups=[g.strip() for g in groups.split(",") if g.strip()] or None,
-            message=message or None,
-            token=token or None,
+            number,
+            email or None,
+            first,
+            last,
+            language or None,
+            [g.strip() for g in groups.split(",") if g.strip()] or None if groups else None,
+            _BOOLS[admin] if admin in _BOOLS else _bool_cell(result, number, "admin", admin),
+            _BOOLS[send]
+            if send in _BOOLS
+            else _bool_cell(result, number, "send_invite_email", send),
+            message or None,
+            email,
+            token or None,
         )
-        for name, value, attribute in (
-            ("admin", admin, "is_admin"),
-            ("send_invite_email", send, "send_email"),
-        ):
-            try:
-                setattr(row, attribute, parse_bool(value))
-            except ValueError:
-                result.errors.append(
-                    {
-                        "code": f"malformed_{name}_value",
-                        "row": number,
-                        "column": name,
-                        "value": value[:200],
-                        "message": _("%(value)s is not a yes/no value (use TRUE or FALSE).")
-                        % {"value": value[:200]},
-                    }
-                )
-        for name, value, limit in (
-            ("first_name", first, NAME_MAX),
-            ("last_name", last, NAME_MAX),
-            ("message", message, MESSAGE_MAX),
-        ):
-            if len(value) > limit:
-                result.errors.append(
-                    {
-                        "code": "value_too_long",
-                        "row": number,
-                        "column": name,
-                        "value": value[:50] + "…",
-                        "message": _("%(column)s holds at most %(limit)s characters.")
-                        % {"column": name, "limit": limit},
-                    }
-                )
+        if len(first) > NAME_MAX or len(last) > NAME_MAX or len(message) > MESSAGE_MAX:
+            _too_long(result, number, {"first_name": first, "last_name": last, "message": message})
         result.rows.append(row)
     return result
+
+
+# The usual spellings of yes, no and empty, for a dictionary lookup per cell.
+_BOOLS = {
+    **{spelling: True for word in _TRUE for spelling in (word, word.upper(), word.title())},
+    **{spelling: False for word in _FALSE for spelling in (word, word.upper(), word.title())},
+    "": None,
+}
+
+
+def _bool_cell(result: SheetResult, number: int, column: str, value: str) -> bool | None:
+    """Any other spelling of a yes/no cell; reports ``malformed_<column>_value``."""
+    try:
+        return parse_bool(value)
+    except ValueError:
+        result.errors.append(
+            {
+                "code": f"malformed_{column}_value",
+                "row": number,
+                "column": column,
+                "value": value[:200],
+                "message": _("%(value)s is not a yes/no value (use TRUE or FALSE).")
+                % {"value": value[:200]},
+            }
+        )
+        return None
+
+
+def _too_long(result: SheetResult, number: int, values: dict[str, str]) -> None:
+    """Reports ``value_too_long`` for each value past its column's limit."""
+    limits = {"first_name": NAME_MAX, "last_name": NAME_MAX, "message": MESSAGE_MAX}
+    for column, value in values.items():
+        if len(value) > limits[column]:
+            result.errors.append(
+                {
+                    "code": "value_too_long",
+                    "row": number,
+                    "column": column,
+                    "value": value[:50] + "…",
+                    "message": _("%(column)s holds at most %(limit)s characters.")
+                    % {"column": column, "limit": limits[column]},
+                }
+            )

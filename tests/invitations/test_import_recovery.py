@@ -18,8 +18,9 @@ def test_a_step_that_breaks_marks_the_import_failed_with_the_reason(
     admin_client, django_capture_on_commit_callbacks
 ):
     preview = checked(admin_client, "people.xlsx", xlsx_bytes(ROWS))
-    # The checked rows are damaged (a row without its fields): storing cannot go on.
-    InvitationImport.objects.filter(pk=preview["id"]).update(source_rows=[[2]])
+    # The checked plan is damaged (a first name that is not text): storing cannot go on.
+    damaged = [2, "invite", "a@x.example", 5, "", "en", False, True, None, None, None, None]
+    InvitationImport.objects.filter(pk=preview["id"]).update(plan=[damaged])
 
     # The task backend records the task as failed (and logs the error).
     with django_capture_on_commit_callbacks(execute=True):

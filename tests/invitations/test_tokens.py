@@ -171,3 +171,58 @@ def test_changing_the_token_key_changes_every_working_token(invite):
     # The stored hash belongs to the old token only: the new one finds nothing.
     assert tokens.lookup_hash(before) == invitation.token_hash
     assert tokens.lookup_hash(after) != invitation.token_hash
+
+
+def _reference_token(nonce: str, key: bytes) -> str:
+    """The token algorithm written plainly: HMAC-SHA256 of the nonce; its first 9
+    bytes as a number; 13 base-32 digits from the least significant; Luhn mod 32."""
+    import hmac
+
+    number = int.from_bytes(hmac.digest(key, nonce.encode(), "sha256")[:9], "big")
+    body = "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in range(13))
+    factor, total = 2, 0
+    for char in reversed(body):
+        addend = factor * CROCKFORD.index(char)
+        total += addend // 32 + addend % 32
+        factor = 1 if factor == 2 else 2
+    return body + CROCKFORD[(32 - total % 32) % 32]
+
+
+# Tokens issued before: an invitation's token must never change.
+ISSUED = [
+    ("df1b9d8eed0891ee8159917b8adc5397", "RXV4G19B8D5XCW"),
+    ("f7381a9cf0124f3ae7a981e704af7fe0", "YRV2TDDVC7DHHE"),
+    ("e25f16d127c94530150b81956d59eb66", "AX2F4T2GSWDPWE"),
+]
+
+
+@pytest.mark.parametrize(("nonce", "token"), ISSUED)
+def test_tokens_already_issued_stay_the_same(nonce, token):
+    assert tokens.token_for_nonce(nonce, key=b"k") == token
+
+
+@given(nonce=nonces, key=st.binary(min_size=1, max_size=100))
+def test_the_token_follows_its_plainly_written_algorithm(nonce, key):
+    assert tokens.token_for_nonce(nonce, key=key) == _reference_token(nonce, key)
+
+
+@given(body=st.text(alphabet=CROCKFORD, min_size=13, max_size=13))
+def test_the_check_character_makes_a_well_formed_token(body):
+    assert tokens.is_well_formed(body + tokens.check_character(body))
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 65, b"z" * 100])
+def test_tokens_made_in_bulk_match_one_by_one(key):
+    made = tokens.new_tokens(200, key=key)
+    assert len({nonce for nonce, _hash in made}) == 200
+    for nonce, lookup in made:
+        assert re.fullmatch(r"[0-9a-f]{32}", nonce)
+        assert lookup == tokens.lookup_hash(tokens.token_for_nonce(nonce, key=key), key=key)
+
+
+def test_the_lookup_hash_is_hmac_sha256_of_the_token():
+    import hmac
+
+    token = ISSUED[0][1]
+    expected = hmac.new(b"k", b"lookup:" + token.encode(), hashlib.sha256).hexdigest()
+    assert tokens.lookup_hash(token, key=b"k") == expected

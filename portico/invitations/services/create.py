@@ -174,9 +174,8 @@ def _create_new(
     created_at, expires_at = db_datetime(now), db_datetime(now + invitation_ttl())
     actor_id, pending = actor.pk if actor else None, Invitation.Status.PENDING
     rows, group_links, project_links, created = [], [], [], []
-    key = tokens.current_key()
-    for pk, entry in zip(ids, entries, strict=True):
-        nonce = tokens.new_nonce()
+    new_tokens = tokens.new_tokens(len(entries), key=tokens.current_key())
+    for pk, entry, (nonce, lookup_hash) in zip(ids, entries, new_tokens, strict=True):
         rows.append(
             (
                 pk,
@@ -190,7 +189,7 @@ def _create_new(
                 entry.send_email,
                 batch.pk,
                 nonce,
-                tokens.lookup_hash(tokens.token_for_nonce(nonce, key=key), key=key),
+                lookup_hash,
                 pending,
                 created_at,
                 created_at,

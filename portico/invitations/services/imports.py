@@ -4,8 +4,9 @@
 2. :func:`invitation_import_check` (worker) reads the file in a guarded child process,
    plans the batch without writing, and records the preview or every error.
 3. :func:`invitation_import_confirm` (admin) queues the storing.
-4. :func:`invitation_import_store` (worker) plans again against the current data (all or
-   nothing: a new problem stores nothing), then stores in chunks of
+4. :func:`invitation_import_store` (worker) takes the checked plan once it has made
+   sure that nothing the plan depended on has changed (otherwise it plans again from
+   the file; all or nothing: a new problem stores nothing), then stores in chunks of
    ``CHUNK`` rows, one transaction each, recording how far it got in the same
    transaction, so the progress bar moves and a crashed worker resumes where it stopped
    without storing or sending anything twice.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,13 @@ from portico.invitations.models import (
     InvitationMessage,
 )
 from portico.invitations.services.create import apply_plan
-from portico.invitations.services.planning import (
-    BatchPlan,
-    InviteOptions,
-    InviteRow,
-    invitation_plan_batch,
+from portico.invitations.services.import_plan import (
+    checked_rows,
+    preview_rows,
+    replan_checked,
 )
-from portico.invitations.sheets import read_invitation_sheet
+from portico.invitations.services.planning import BatchPlan, InviteOptions, invitation_plan_batch
+from portico.invitations.sheets import read_invitation_sheet, unparseable
 
 logger = logging.getLogger(__name__)
 
@@ -100,35 +100,16 @@ def invitation_import_start(
     return invitation_import
 
 
-# InviteRow's fields, in its order, so that a stored row rebuilds positionally.
-_ROW_FIELDS = tuple(f.name for f in dataclass_fields(InviteRow))
-
-
-def _rows_to_json(rows: list[InviteRow]) -> list[list[Any]]:
-    return [[getattr(row, name) for name in _ROW_FIELDS] for row in rows]
-
-
-def _rows_from_json(data: list[list[Any]]) -> list[InviteRow]:
-    return [InviteRow(*values) for values in data]
-
-
-def _plan(
+def _plan_file(
     invitation_import: InvitationImport, *, now: datetime | None = None, progress: bool = False
 ) -> tuple[BatchPlan | None, list[dict], list[dict], int]:
-    """Plan the import: from the checked rows when it has them (storing), else from the
-    file (checking). Returns the plan, the errors, the warnings and the row count."""
+    """Read the import's file and plan it, checking every row. Returns the plan, the
+    errors, the warnings and the row count."""
     codes = invitation_import.kind == InvitationImport.Kind.CODES
-    if invitation_import.source_rows:
-        rows = _rows_from_json(invitation_import.source_rows)
-        plan = invitation_plan_batch(
-            rows=rows,
-            options=_options(invitation_import),
-            where="row",
-            allow_codes=codes,
-            now=now,
-            rows_checked=True,
-        )
-        return plan, plan.errors, plan.warnings, len(rows)
+    if not invitation_import.file or not invitation_import.file.storage.exists(
+        invitation_import.file.name
+    ):
+        return None, [unparseable(_("the uploaded file is no longer kept"))], [], 0
     sheet = read_invitation_sheet(Path(invitation_import.file.path), codes=codes)
     if progress:
         InvitationImport.objects.filter(pk=invitation_import.pk).update(rows_total=len(sheet.rows))
@@ -146,20 +127,22 @@ def _plan(
     return plan, errors, sheet.warnings + plan.warnings, len(sheet.rows)
 
 
-def _compact(plan: BatchPlan) -> list[list[Any]]:
-    return [
-        [
-            p.row.position,
-            p.action,
-            p.email or "",
-            p.row.first_name,
-            p.row.last_name,
-            p.language,
-            ", ".join(g.name for g in p.groups),
-            p.is_admin,
-        ]
-        for p in plan.rows
-    ]
+def _plan_to_store(
+    invitation_import: InvitationImport, *, now: datetime
+) -> tuple[BatchPlan | None, list[dict]]:
+    """The plan to store: the checked one when nothing it depended on has changed
+    (rows already stored do not count), else planned again from the file."""
+    if invitation_import.plan:
+        plan = replan_checked(
+            invitation_import.plan,
+            _options(invitation_import),
+            now=now,
+            start=invitation_import.stored_through + 1,
+        )
+        if plan is not None:
+            return plan, []
+    plan, errors, _warnings, _total = _plan_file(invitation_import, now=now)
+    return plan, errors
 
 
 def invitation_import_check(*, import_id: int, now: datetime | None = None) -> InvitationImport:
@@ -168,7 +151,7 @@ def invitation_import_check(*, import_id: int, now: datetime | None = None) -> I
     invitation_import = InvitationImport.objects.get(pk=import_id)
     if invitation_import.status != InvitationImport.Status.CHECKING:
         return invitation_import
-    plan, errors, warnings, total = _plan(invitation_import, now=now, progress=True)
+    plan, errors, warnings, total = _plan_file(invitation_import, now=now, progress=True)
     invitation_import.rows_total = total
     invitation_import.rows_checked = total
     invitation_import.warnings = warnings
@@ -178,15 +161,14 @@ def invitation_import_check(*, import_id: int, now: datetime | None = None) -> I
     else:
         invitation_import.status = InvitationImport.Status.READY
         invitation_import.summary = plan.counts()
-        invitation_import.plan = _compact(plan)
-        invitation_import.source_rows = _rows_to_json([p.row for p in plan.rows])
+        invitation_import.plan = checked_rows(plan, _options(invitation_import))
     invitation_import.save()
     return invitation_import
 
 
 def _light():
-    """Imports without their large JSON columns (the rows, the preview, the errors)."""
-    return InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings")
+    """Imports without their large JSON columns (the checked rows, the errors)."""
+    return InvitationImport.objects.defer("plan", "errors", "warnings")
 
 
 @transaction.atomic
@@ -228,12 +210,10 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
 def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImport:
     """Store a confirmed import in chunks (see the module's docstring). Idempotent and
     resumable: rows up to ``stored_through`` are never stored twice."""
-    invitation_import = InvitationImport.objects.defer("plan", "errors", "warnings").get(
-        pk=import_id
-    )
+    invitation_import = InvitationImport.objects.defer("errors", "warnings").get(pk=import_id)
     if invitation_import.status != InvitationImport.Status.STORING:
         return invitation_import
-    plan, errors, _warnings, _total = _plan(invitation_import, now=now)
+    plan, errors = _plan_to_store(invitation_import, now=now)
     if errors or plan is None:
         # Something changed since the preview (a group was deleted...).
         return _stop(
@@ -264,7 +244,7 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
             # (that row becomes a merge) and go on from the last stored chunk.
             if attempt == STORE_ATTEMPTS:
                 raise
-            plan, errors, _warnings, _total = _plan(_light_with_rows(import_id), now=now)
+            plan, errors = _plan_to_store(_with_rows(import_id), now=now)
             if errors or plan is None:
                 return _stop(import_id, errors=errors, now=now, started=True)
     with transaction.atomic():
@@ -307,8 +287,8 @@ def _store_chunks(
             )
 
 
-def _light_with_rows(import_id: int) -> InvitationImport:
-    return InvitationImport.objects.defer("plan", "errors", "warnings").get(pk=import_id)
+def _with_rows(import_id: int) -> InvitationImport:
+    return InvitationImport.objects.defer("errors", "warnings").get(pk=import_id)
 
 
 def _stop(import_id: int, *, errors: list[dict], now: datetime, started: bool):
@@ -353,6 +333,15 @@ def invitation_imports_resume_stalled(*, now: datetime) -> int:
         )
         transaction.on_commit(lambda task=task, pk=pk: task.enqueue(pk))
     return len(stalled)
+
+
+def invitation_import_preview(
+    invitation_import: InvitationImport, *, offset: int = 0, limit: int = 100
+) -> list[list[Any]]:
+    """Rows ``offset`` to ``offset + limit`` of the preview:
+    ``[row, action, email, first_name, last_name, language, groups, admin]``."""
+    rows = invitation_import.plan[offset : offset + limit]
+    return preview_rows(rows, _options(invitation_import)) if rows else []
 
 
 def invitation_import_progress(invitation_import: InvitationImport) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from portico.projects.models import Project
 _ITEM = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;\r\n])+')
 
 
-@dataclass
+@dataclass(slots=True)
 class InviteRow:
     """One person to invite. ``None`` in an override field means "use the batch option"."""
 
@@ -67,7 +67,7 @@ class InviteOptions:
     send_email: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedRow:
     row: InviteRow
     action: str  # "invite" | "code" | "update_user" | "merge" | "renew"
@@ -227,16 +227,12 @@ def invitation_plan_batch(
     where: str = "position",
     allow_codes: bool = False,
     now=None,
-    rows_checked: bool = False,
 ) -> BatchPlan:
     """Check a batch and decide what happens to every row, without writing anything.
 
     ``where`` names the location key of errors: ``position`` for typed lists, ``row``
     for spreadsheets. ``allow_codes`` lets rows without an address become registration
-    codes. ``rows_checked`` skips the checks of each row's own values, for rows that
-    passed them already (an import being stored): what depends on the data (groups,
-    registered users, open invitations) is always checked again. Queries are made in
-    bulk (a handful per batch, whatever its size).
+    codes. Queries are made in bulk (a handful per batch, whatever its size).
     """
     now = now or timezone.now()
     languages = LanguageResolver()
@@ -318,15 +314,19 @@ def invitation_plan_batch(
     # as already invited and never duplicated.
     known = _invitations_by_tokens(rows)
 
+    # Rows repeat a few languages and group lists: each is resolved once.
+    language_of: dict[str, str | None] = {}
+    groups_of: dict[tuple[str, ...], list[Group] | None] = {}
     seen: dict[str, list[int]] = defaultdict(list)
     for row in rows:
-        if rows_checked:
-            if row.groups:
-                errors += _row_value_errors(row, found_groups, languages, where=where)
-            if row.email:
-                seen[row.email.lower()].append(row.position)
-            continue
-        if row.language or row.groups:
+        if row.language is not None and row.language not in language_of:
+            language_of[row.language] = languages.resolve(row.language)
+        if row.groups and (names := tuple(row.groups)) not in groups_of:
+            wanted = [found_groups.get(n.strip().lower()) for n in names]
+            groups_of[names] = None if None in wanted else wanted
+        if (row.language and language_of[row.language] is None) or (
+            row.groups and groups_of[tuple(row.groups)] is None
+        ):
             errors += _row_value_errors(row, found_groups, languages, where=where)
         email = (row.email or "").strip()
         if not email:
@@ -377,39 +377,34 @@ def invitation_plan_batch(
     # Who is already here: registered users and open invitations, in bulk.
     addresses = list(seen)
     users = users_by_emails(addresses)
-    open_invitations = _open_invitations_by_address(addresses)
+    open_invitations = open_invitations_by_address(addresses)
 
     planned: list[PlannedRow] = []
     smart_rows: dict[str, list[int]] = defaultdict(list)
     smart_names = {g.name for g in [*batch_groups, *found_groups.values()] if g.is_smart}
     for row in rows:
         email = (row.email or "").strip() or None
-        # Rows without their own groups share the batch's list (never mutated).
-        groups = (
-            [found_groups[n.strip().lower()] for n in row.groups] if row.groups else batch_groups
-        )
-        is_admin = options.is_admin if row.is_admin is None else row.is_admin
-        language = languages.resolve(row.language) if row.language else batch_language
-        send_email = options.send_email if row.send_email is None else row.send_email
-        message = sanitize_message(row.message) if row.message else batch_message
+        # Rows with the same groups share one list, rows without the batch's (never mutated).
+        groups = groups_of[tuple(row.groups)] if row.groups else batch_groups
         entry = PlannedRow(
-            row=row,
-            action="invite",
-            email=email,
-            language=language,
-            is_admin=is_admin,
-            groups=groups,
-            send_email=send_email,
-            message=message,
+            row,
+            "invite",
+            email,
+            language_of[row.language] if row.language else batch_language,
+            options.is_admin if row.is_admin is None else row.is_admin,
+            groups,
+            options.send_email if row.send_email is None else row.send_email,
+            sanitize_message(row.message) if row.message else batch_message,
         )
+        address = email.lower() if email else None
         if row.position in known:
             entry.action, entry.invitation = "existing", known[row.position]
             entry.send_email = False
         elif email is None:
             entry.action, entry.send_email = "code", False
-        elif (user := users.get(email.lower())) is not None and user.email_verified:
+        elif (user := users.get(address)) is not None and user.email_verified:
             entry.action, entry.user = "update_user", user
-        elif (invitation := open_invitations.get(email.lower())) is not None:
+        elif (invitation := open_invitations.get(address)) is not None:
             entry.invitation = invitation
             entry.action = "renew" if invitation.effective_status(now) == "expired" else "merge"
             entry.replaces = user
@@ -455,7 +450,7 @@ def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
     }
 
 
-def _open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
+def open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
     if not addresses:
         return {}
     invitations = (

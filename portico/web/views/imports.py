@@ -15,6 +15,7 @@ from portico.invitations.exports import error_sheet_rows, export_response, templ
 from portico.invitations.models import InvitationImport
 from portico.invitations.services.imports import (
     invitation_import_confirm,
+    invitation_import_preview,
     invitation_import_progress,
     invitation_import_start,
 )
@@ -74,8 +75,11 @@ def download_template(request: HttpRequest) -> HttpResponse:
 @admin_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The preview (summary, warnings, row by row), the errors, or the progress."""
-    invitation_import = get_object_or_404(InvitationImport.objects.defer("source_rows"), pk=pk)
+    invitation_import = get_object_or_404(InvitationImport, pk=pk)
     rows = Paginator(invitation_import.plan, 50).get_page(request.GET.get("page"))
+    rows.object_list = invitation_import_preview(
+        invitation_import, offset=max(0, rows.start_index() - 1), limit=50
+    )
     return render(
         request,
         "web/import_detail.html",
@@ -97,7 +101,7 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     # Polled every second: without the rows, the preview and the errors (megabytes for a
     # large import).
     invitation_import = get_object_or_404(
-        InvitationImport.objects.defer("plan", "source_rows", "errors", "warnings"), pk=pk
+        InvitationImport.objects.defer("plan", "errors", "warnings"), pk=pk
     )
     progress = invitation_import_progress(invitation_import)
     response = render(
@@ -123,7 +127,7 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     header, rows = error_sheet_rows(
-        get_object_or_404(InvitationImport.objects.defer("plan", "source_rows"), pk=pk)
+        get_object_or_404(InvitationImport.objects.defer("plan"), pk=pk)
     )
     return FileResponse(
         xlsx_file(header, rows, sheet="errors"),
