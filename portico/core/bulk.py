@@ -26,11 +26,17 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Usually one unbroken run: then only its ends travel back. Inserts made
+            # concurrently may interleave; then every value does.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL"
+                " ELSE array_agg(v ORDER BY v) END FROM ("
+                " SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS v"
+                " FROM generate_series(1, %s)) AS reserved",
                 [table, count],
             )
-            return [row[0] for row in cursor.fetchall()]
+            first, last, scattered = cursor.fetchone()
+            return scattered if scattered is not None else list(range(first, last + 1))
         # SQLite: AUTOINCREMENT remembers the highest id ever given in sqlite_sequence;
         # starting past it never reuses the id of a deleted row.
         cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608

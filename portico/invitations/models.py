@@ -84,7 +84,9 @@ class Invitation(models.Model):
 
     # Token: see portico.invitations.tokens. The nonce alone is useless without the key.
     token_nonce = models.CharField(max_length=32)  # 128 random bits; token_hash is unique
-    token_hash = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint (below), not unique=True: that would add, on PostgreSQL, a
+    # second index for LIKE queries that a hash never gets.
+    token_hash = models.CharField(max_length=64)
 
     # State.
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
@@ -101,6 +103,7 @@ class Invitation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="accepted_invitations",
+        db_index=False,  # indexed below, only where set: pending invitations cost nothing
     )
     delivery_failed_at = models.DateTimeField(null=True, blank=True)
     delivery_error = models.CharField(max_length=500, blank=True)
@@ -110,6 +113,7 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="invitations_token_hash_unique"),
             # One open (pending or expired) invitation per address: re-inviting renews or
             # merges it instead of adding a second one; accepted ones do not count.
             models.UniqueConstraint(
@@ -126,6 +130,11 @@ class Invitation(models.Model):
             ),
             models.Index(fields=["created_at", "id"], name="invitations_created"),
             models.Index(fields=["last_name", "first_name"], name="invitations_name"),
+            models.Index(
+                fields=["accepted_user"],
+                condition=Q(accepted_user__isnull=False),
+                name="invitations_accepted_user",
+            ),
         ]
 
     def __str__(self) -> str:

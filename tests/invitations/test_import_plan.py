@@ -73,7 +73,8 @@ def test_storing_uses_the_checked_plan_without_reading_the_file_again(
     assert "Bienvenue" in ann.message
     assert [g.name for g in bob.groups.all()] == ["Garden Club"]  # the batch's
     assert (bob.send_email, bob.is_admin, bob.language) == (False, False, "en")
-    assert "Hello" in bob.message and "Hello" in cy.message
+    assert "Hello" in bob.message
+    assert "Hello" in cy.message
     assert cy.send_email is True
 
 

@@ -22,6 +22,7 @@ def convert_plans(apps, schema_editor):
             invitation_import.plan = []
             invitation_import.summary = {}
             invitation_import.confirmed_at = None
+            invitation_import.rows_checked = 0
             invitation_import.heartbeat_at = invitation_import.created_at
         else:
             invitation_import.plan = [
