@@ -9,8 +9,15 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portico.core.bulk import db_datetime, insert_rows, reserve_ids, values_subquery
-from portico.groups.models import Group
+from portico.accounts.models import User
+from portico.core.bulk import (
+    db_datetime,
+    insert_for_ids,
+    insert_rows,
+    reserve_ids,
+    values_subquery,
+)
+from portico.groups.models import Group, Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +77,27 @@ def test_a_lookup_of_many_values_is_one_bound_parameter():
     assert list(
         Group.objects.filter(name__in=values_subquery(wanted)).values_list("name", flat=True)
     ) == ["b"]
+
+
+def test_rows_for_many_ids_get_their_id_and_the_same_values():
+    with transaction.atomic():
+        ids = reserve_ids(Group, 3)
+        _insert_groups(ids)
+    users = [User.objects.create_user(f"u{i}@x.example") for i in range(2)]
+    added = timezone.now()
+    insert_for_ids(
+        Membership._meta.db_table,
+        "user_id",
+        [u.pk for u in users],
+        group_id=ids[1],
+        added_at=db_datetime(added),
+    )
+    assert sorted(Membership.objects.values_list("user_id", "group_id", "added_at")) == [
+        (users[0].pk, ids[1], added),
+        (users[1].pk, ids[1], added),
+    ]
+
+
+def test_no_ids_insert_nothing():
+    insert_for_ids(Membership._meta.db_table, "user_id", [], group_id=1, added_at=None)
+    assert not Membership.objects.exists()

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from portico.core.bulk import db_datetime, insert_rows
+from portico.core.bulk import db_datetime, insert_for_ids
 from portico.core.durations import parse_duration
 from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationMessage
@@ -52,10 +52,15 @@ def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> i
     ids = [inv.pk for inv in invitations if inv.email and inv.send_email]
     if ids:
         when = db_datetime(now)
-        insert_rows(
+        insert_for_ids(
             InvitationMessage._meta.db_table,
-            ("invitation_id", "kind", "created_at", "next_attempt_at", "attempts", "last_error"),
-            [(pk, kind, when, when, 0, "") for pk in ids],
+            "invitation_id",
+            ids,
+            kind=kind,
+            created_at=when,
+            next_attempt_at=when,
+            attempts=0,
+            last_error="",
         )
         from portico.invitations.tasks import deliver_invitation_messages
 

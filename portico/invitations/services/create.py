@@ -13,6 +13,7 @@ sent again.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +25,7 @@ from django.utils.translation import gettext as _
 from portico.accounts.models import User
 from portico.accounts.services import user_set_admin, users_delete_unverified
 from portico.core.audit import audit
-from portico.core.bulk import db_datetime, insert_rows, reserve_ids
+from portico.core.bulk import db_datetime, insert_for_ids, insert_rows, reserve_ids
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group
 from portico.groups.services import group_add_members
@@ -173,7 +174,8 @@ def _create_new(
     ids = reserve_ids(Invitation, len(entries))
     created_at, expires_at = db_datetime(now), db_datetime(now + invitation_ttl())
     actor_id, pending = actor.pk if actor else None, Invitation.Status.PENDING
-    rows, group_links, project_links, created = [], [], [], []
+    rows, created = [], []
+    by_group: dict[int, list[int]] = defaultdict(list)
     new_tokens = tokens.new_tokens(len(entries), key=tokens.current_key())
     for pk, entry, (nonce, lookup_hash) in zip(ids, entries, new_tokens, strict=True):
         rows.append(
@@ -197,18 +199,25 @@ def _create_new(
                 "",
             )
         )
-        group_links += [(pk, group.pk) for group in entry.groups]
-        project_links += [(pk, project.pk) for project in plan.projects]
+        for group in entry.groups:
+            by_group[group.pk].append(pk)
         created.append(SimpleNamespace(pk=pk, email=entry.email, send_email=entry.send_email))
     insert_rows(Invitation._meta.db_table, _INVITATION_COLUMNS, rows)
-    insert_rows(
-        Invitation.groups.through._meta.db_table, ("invitation_id", "group_id"), group_links
-    )
-    insert_rows(
-        Invitation.moderated_projects.through._meta.db_table,
-        ("invitation_id", "project_id"),
-        project_links,
-    )
+    # Links go in one statement per group or project (a batch names a few).
+    for group_id, invitation_ids in by_group.items():
+        insert_for_ids(
+            Invitation.groups.through._meta.db_table,
+            "invitation_id",
+            invitation_ids,
+            group_id=group_id,
+        )
+    for project in plan.projects:
+        insert_for_ids(
+            Invitation.moderated_projects.through._meta.db_table,
+            "invitation_id",
+            ids,
+            project_id=project.pk,
+        )
     if audit_each:
         audit_invitations(
             actor=actor, verb="invitation.created", invitations=created, batch=batch.pk
