@@ -18,6 +18,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portico.core.fields import CompressedJSONField
 from portico.invitations import tokens
 
 
@@ -263,8 +264,8 @@ class InvitationImport(models.Model):
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     # The checked plan, one compact list per row: the preview, and what storing stores
-    # (see portico.invitations.services.import_plan).
-    plan = models.JSONField(default=list, blank=True)
+    # (see portico.invitations.services.import_plan). Megabytes for a large import.
+    plan = CompressedJSONField(default=list, blank=True)
     batch = models.OneToOneField(
         InvitationBatch,
         null=True,
