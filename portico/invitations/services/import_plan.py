@@ -41,7 +41,6 @@ from portico.projects.models import Project
 ROW, ACTION, EMAIL, FIRST, LAST, LANGUAGE, ADMIN, SEND, GROUPS, MESSAGE, TARGET, REPLACES = range(
     12
 )
-_TARGETED = ("update_user", "merge", "renew", "existing")
 
 
 def checked_rows(plan: BatchPlan, options: InviteOptions) -> list[list[Any]]:
@@ -116,30 +115,43 @@ def replan_checked(
     shared: dict[tuple[int, ...], list[Group]] = {}
     batch_message = sanitize_message(options.message)
     planned = []
-    for r in rows:
-        if r[GROUPS] is None:
+    for (
+        position,
+        action,
+        email,
+        first,
+        last,
+        language,
+        admin,
+        send,
+        ids,
+        message,
+        target,
+        replaces,
+    ) in rows:
+        if ids is None:
             row_groups = batch_groups
         else:
-            key = tuple(r[GROUPS])
+            key = tuple(ids)
             row_groups = shared.get(key) or shared.setdefault(key, [groups[i] for i in key])
-        action = r[ACTION]
-        planned.append(
-            PlannedRow(
-                row=InviteRow(
-                    position=r[ROW], email=r[EMAIL], first_name=r[FIRST], last_name=r[LAST]
-                ),
-                action=action,
-                email=r[EMAIL],
-                language=r[LANGUAGE],
-                is_admin=r[ADMIN],
-                groups=row_groups,
-                send_email=r[SEND],
-                message=batch_message if r[MESSAGE] is None else r[MESSAGE],
-                user=users.get(r[TARGET]) if action == "update_user" else None,
-                invitation=invitations.get(r[TARGET]) if action in _TARGETED[1:] else None,
-                replaces=users.get(r[REPLACES]) if r[REPLACES] is not None else None,
-            )
+        entry = PlannedRow(
+            InviteRow(position, email, first, last),
+            action,
+            email,
+            language,
+            admin,
+            row_groups,
+            send,
+            batch_message if message is None else message,
         )
+        if target is not None:
+            if action == "update_user":
+                entry.user = users.get(target)
+            else:
+                entry.invitation = invitations.get(target)
+        if replaces is not None:
+            entry.replaces = users.get(replaces)
+        planned.append(entry)
     return BatchPlan(rows=planned, projects=projects, errors=[], warnings=[])
 
 
