@@ -3,7 +3,7 @@
 itself stays (its figures, errors, preview and audit trail); its file field is emptied.
 
 An import still checking, waiting for its confirm or storing keeps its file whatever its
-age: storing reads the checked rows, not the file, but a check still needs it.
+age: a check reads it, and so does storing when the data changed since the check.
 """
 
 from __future__ import annotations
