@@ -111,6 +111,11 @@ def _deliver(ids: list[int], *, now: datetime) -> tuple[int, bool]:
                 )
                 remaining.pop(0)
                 continue
+            if not _still_wanted(message):
+                # Cancelled since the claim (sent again, or a new address): the email
+                # that replaces it is in the outbox already.
+                remaining.pop(0)
+                continue
             try:
                 connection.send_messages([build_message(message, now=now)])
             except smtplib.SMTPRecipientsRefused as error:
@@ -147,6 +152,18 @@ def _deliver(ids: list[int], *, now: datetime) -> tuple[int, bool]:
     return _record_sent(sent), False
 
 
+def _still_wanted(message: InvitationMessage) -> bool:
+    """Whether nothing has superseded the message since it was claimed: it is not
+    cancelled, and its invitation still has the address (and so the token) the email is
+    built with. One small query per email; sending it costs far more."""
+    return InvitationMessage.objects.filter(
+        pk=message.pk,
+        sent_at__isnull=True,
+        failed_at__isnull=True,
+        invitation__email=message.invitation.email,
+    ).exists()
+
+
 def _record_sent(sent: list[InvitationMessage]) -> int:
     invitations = [m.invitation for m in sent if m.kind == InvitationMessage.Kind.INVITATION]
     reminders = [m.invitation for m in sent if m.kind == InvitationMessage.Kind.REMINDER]
@@ -159,7 +176,8 @@ def _fail(message: InvitationMessage, *, now: datetime, error: str) -> None:
     InvitationMessage.objects.filter(pk=message.pk).update(
         failed_at=now, claimed_until=None, attempts=message.attempts + 1, last_error=error[:500]
     )
-    Invitation.objects.filter(pk=message.invitation_id).update(
+    # Only while the invitation still has the refused address: a fixed one stays fixed.
+    Invitation.objects.filter(pk=message.invitation_id, email=message.invitation.email).update(
         delivery_failed_at=now, delivery_error=error[:500]
     )
     audit_invitations(
