@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invitation_already_accepted": 409,
     "invitation_pending": 409,
     "email_registered": 409,
+    "email_already_invited": 409,
     "invitation_expired": 410,
 }
 

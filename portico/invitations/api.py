@@ -31,6 +31,7 @@ from portico.invitations.services.create import (
 )
 from portico.invitations.services.exports import invitation_tokens_disclosed
 from portico.invitations.services.manage import (
+    invitation_change_email,
     invitation_delete,
     invitation_resend,
     invitations_delete,
@@ -116,6 +117,10 @@ class InvitationPage(Schema):
     page: int
     page_size: int
     items: list[InvitationOut]
+
+
+class InvitationEmailIn(Schema):
+    email: str = Field(..., description="The new address.")
 
 
 class IdsIn(Schema):
@@ -214,7 +219,8 @@ def list_invitations(
     page_size: int = 50,
     include_tokens: bool = False,
 ):
-    """Search by name or email; ``status`` is pending, accepted or expired; ``sort`` is
+    """Search by name or email; ``status`` is pending, accepted, expired or undelivered
+    (not accepted, and the mail server refused its last email); ``sort`` is
     one of email, name, date, status, expires (prefix ``-`` for descending).
     ``include_tokens=true`` adds the working tokens; like an export, that is audited."""
     actor = require_admin(request)
@@ -250,6 +256,23 @@ def get_invitation(request: HttpRequest, invitation_id: int, include_tokens: boo
     if include_tokens:
         invitation_tokens_disclosed(actor=actor, count=1, invitation=invitation.pk)
     return _out(invitation, timezone.now(), with_token=include_tokens)
+
+
+@router.patch(
+    "/{int:invitation_id}",
+    response=InvitationOut,
+    summary="Change the address of an invitation (and send it there)",
+)
+def change_invitation_email(request: HttpRequest, invitation_id: int, payload: InvitationEmailIn):
+    """For an invitation that could not be delivered, or a code to send by email. The
+    invitation gets a new token (the old link stops working), its lifetime restarts and
+    it is sent to the new address. Errors: not_found 404, invitation_already_accepted
+    409, invalid_email 422, email_registered 409, email_already_invited 409 (with
+    ``other_id``)."""
+    invitation = invitation_change_email(
+        actor=require_admin(request), invitation_id=invitation_id, email=payload.email
+    )
+    return _out(invitation, timezone.now())
 
 
 @router.delete("/{int:invitation_id}", response={204: None}, summary="Delete an invitation")
@@ -478,7 +501,8 @@ def download_import_errors(request: HttpRequest, import_id: int):
 
 @router.get("/export", summary="Export invitations (xlsx or csv), audited")
 def export_invitations(request: HttpRequest, format: str = "xlsx", q: str = "", status: str = ""):
-    """The current filter (`q`, `status`) or everything, with the working tokens."""
+    """The current filter (`q`, `status`, including `undelivered`) or everything, with
+    the working tokens."""
     from portico.invitations.exports import export_response
 
     return export_response(

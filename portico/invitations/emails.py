@@ -14,8 +14,12 @@ from portico.invitations.messages import message_as_text
 from portico.invitations.models import Invitation, InvitationMessage
 
 
-def invitation_link(invitation: Invitation) -> str:
-    return settings.BASE_URL + reverse("invitations:accept", kwargs={"token": invitation.token})
+def invitation_link(invitation: Invitation, *, base_url: str | None = None) -> str:
+    """The invitation's own link (``/invite/<token>/``), absolute: on ``base_url``, by
+    default ``BASE_URL``. The email's button and the letter's QR code both open it."""
+    return (base_url if base_url is not None else settings.BASE_URL) + reverse(
+        "invitations:accept", kwargs={"token": invitation.token}
+    )
 
 
 def days_left(invitation: Invitation, now: datetime) -> int:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portico.core.errors import ApplicationError
 from portico.invitations import tokens
 from portico.invitations.models import Invitation
+
+# The status filter's extra value: not accepted, and the mail server refused the last
+# email (or gave up on it). Not a status of its own: such an invitation is still pending
+# or expired.
+UNDELIVERED = "undelivered"
 
 SORTS = {
     "email": ("email", "id"),
@@ -73,8 +79,10 @@ def check_acceptable(invitation: Invitation, *, now: datetime | None = None) -> 
 def invitation_list_for_admin(
     *, search: str = "", status: str = "", sort: str = "-date", now: datetime | None = None
 ) -> QuerySet[Invitation]:
-    """Every invitation, searched by name or email, filtered by effective status, sorted.
-    Backed by indexes, so pages stay fast with 100,000 rows."""
+    """Every invitation, searched by name or email, filtered, sorted. ``status`` is an
+    effective status (pending, accepted, expired), :data:`UNDELIVERED` (not accepted and
+    its last email could not be delivered) or empty for all. Backed by indexes, so pages
+    stay fast with 100,000 rows."""
     now = now or timezone.now()
     invitations = Invitation.objects.select_related("inviter")
     if search:
@@ -90,6 +98,10 @@ def invitation_list_for_admin(
         invitations = invitations.expired(now)
     elif status == Invitation.Status.ACCEPTED:
         invitations = invitations.accepted()
+    elif status == UNDELIVERED:
+        invitations = invitations.exclude(status=Invitation.Status.ACCEPTED).filter(
+            delivery_failed_at__isnull=False
+        )
     return invitations.order_by(*SORTS.get(sort, SORTS["-date"]))
 
 
@@ -97,5 +109,17 @@ def pending_invitation_for_address(email: str, *, now: datetime | None = None):
     return (
         Invitation.objects.pending(now or timezone.now())
         .filter(email__iexact=(email or "").strip())
+        .first()
+    )
+
+
+def open_invitation_for_address(email: str) -> Invitation | None:
+    """The open (pending or expired) invitation of an address, whatever its case: the
+    one the ``invitations_one_open_per_address`` constraint allows. Compared with the
+    database's own LOWER, as the constraint does, so that both agree on every address."""
+    return (
+        Invitation.objects.open_for_address()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower=Lower(Value(email)))
         .first()
     )

@@ -124,6 +124,16 @@ class InviteForm(forms.Form):
     )
 
 
+class InvitationAddressForm(forms.Form):
+    """The new address of an invitation; the service checks that it is valid and free."""
+
+    email = forms.CharField(
+        label=_("New email address"),
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        strip=True,
+    )
+
+
 class _BatchOptionsForm(forms.Form):
     is_admin = InviteForm.base_fields["is_admin"]
     moderator = InviteForm.base_fields["moderator"]

@@ -7,6 +7,7 @@ from portico.web.views import (
     groups,
     imports,
     invitations,
+    letters,
     mailbox,
     projects,
     tokens,
@@ -45,14 +46,21 @@ urlpatterns = [
     path("invitations/imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
     path("invitations/imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
     path("invitations/imports/<int:pk>/errors.xlsx", imports.import_errors, name="import-errors"),
+    path("invitations/imports/<int:pk>/letters.pdf", letters.import_letters, name="import-letters"),
     path(
         "invitations/<int:pk>/resend/", invitations.invitation_resend_view, name="invitation-resend"
+    ),
+    path(
+        "invitations/<int:pk>/address/",
+        invitations.invitation_address_view,
+        name="invitation-address",
     ),
     path(
         "invitations/<int:pk>/delete/", invitations.invitation_delete_view, name="invitation-delete"
     ),
     path("invitations/resend/", invitations.invitations_resend_view, name="invitations-resend"),
     path("invitations/delete/", invitations.invitations_delete_view, name="invitations-delete"),
+    path("invitations/letters/", letters.invitations_letters_view, name="invitations-letters"),
     path("api-tokens/", tokens.token_list, name="api-tokens"),
     path("api-tokens/new/", tokens.token_create_view, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="api-token-revoke"),

@@ -1,23 +1,30 @@
-"""Managing invitations: resend and delete, one or many; resend on request."""
+"""Managing invitations: resend and delete, one or many; resend on request; change the
+address of one that could not be delivered."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portico.accounts.models import User
+from portico.accounts.models import User, normalize_email
 from portico.core.audit import audit
 from portico.core.errors import ApplicationError, NotFound
+from portico.invitations import tokens
 from portico.invitations.models import Invitation, InvitationMessage
-from portico.invitations.selectors import pending_invitation_for_address
+from portico.invitations.selectors import (
+    open_invitation_for_address,
+    pending_invitation_for_address,
+)
 from portico.invitations.services.common import queue_messages, restart_lifetime
+from portico.invitations.services.planning import is_valid_email
 
 
-def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> Invitation:
+def _refuse_if_accepted(invitation: Invitation) -> None:
+    """``invitation_already_accepted`` (409): an accepted invitation is history."""
     if invitation.status == Invitation.Status.ACCEPTED:
         raise ApplicationError(
             "invitation_already_accepted",
@@ -25,6 +32,10 @@ def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> In
             status=409,
             id=invitation.pk,
         )
+
+
+def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> Invitation:
+    _refuse_if_accepted(invitation)
     if invitation.email and User.objects.filter(email__iexact=invitation.email).exists():
         raise ApplicationError(
             "email_registered",
@@ -73,6 +84,98 @@ def invitation_delete(*, actor: User, invitation_id: int) -> None:
         email=invitation.email or "",
     )
     invitation.delete()
+
+
+@transaction.atomic
+def invitation_change_email(*, actor: User, invitation_id: int, email: str) -> Invitation:
+    """Give a not-accepted invitation (or a code without an address) a new address and
+    send it there: the fix for an invitation the mail server refused.
+
+    The address is trimmed and its domain lower-cased (as accounts store addresses);
+    addresses are compared without regard to case, as the one-open-invitation-per-address
+    constraint does. On success the invitation has the new address and a NEW token (the
+    old email may have reached the wrong mailbox: its link stops working), its lifetime
+    restarts (new expiry, one new reminder later), its delivery failure is cleared, emails
+    of it still waiting in the outbox are cancelled, and one invitation email to the new
+    address is queued (delivered by the worker after commit). Groups, rights, language
+    and message are kept. Audited as ``invitation.email_changed`` with both addresses.
+
+    Raises ``not_found`` 404, ``invitation_already_accepted`` 409, ``invalid_email`` 422
+    (with the ``value`` typed), ``email_registered`` 409 (an account has the address:
+    invite the account instead) and ``email_already_invited`` 409 (another open
+    invitation has it, named by ``other_id``; also when one is created concurrently).
+    """
+    invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound(_("No such invitation."), id=invitation_id)
+    _refuse_if_accepted(invitation)
+    address = normalize_email(email)
+    if not is_valid_email(address):
+        raise ApplicationError(
+            "invalid_email",
+            _("%(value)s is not a valid email address.") % {"value": email},
+            status=422,
+            id=invitation.pk,
+            field="email",
+            value=email,
+        )
+    if User.objects.filter(email__iexact=address).exists():
+        raise ApplicationError(
+            "email_registered",
+            _(
+                "%(email)s belongs to a registered account; invite that account to give it "
+                "these rights."
+            )
+            % {"email": address},
+            status=409,
+            id=invitation.pk,
+            field="email",
+        )
+    other = open_invitation_for_address(address)
+    if other is not None and other.pk != invitation.pk:
+        raise _already_invited(invitation, address, other)
+
+    now = timezone.now()
+    old_email = invitation.email
+    invitation.email = address
+    # A new token: whoever received the old email (perhaps the wrong person) cannot use it.
+    invitation.token_nonce = tokens.new_nonce()
+    invitation.token_hash = tokens.lookup_hash(tokens.token_for_nonce(invitation.token_nonce))
+    # Clears the delivery failure and cancels the old address's emails still waiting.
+    restart_lifetime(invitation, now=now)
+    invitation.send_email = True  # a code without an address becomes an email invitation
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as error:
+        # An invitation of this address was created between the check above and here
+        # (the open-address constraint); the savepoint keeps the transaction usable.
+        raise _already_invited(invitation, address, open_invitation_for_address(address)) from error
+    queue_messages([invitation], kind=InvitationMessage.Kind.INVITATION, now=now)
+    audit(
+        actor=actor,
+        verb="invitation.email_changed",
+        target=invitation,
+        old_email=old_email or "",
+        new_email=address,
+        expires_at=invitation.expires_at.isoformat(),
+    )
+    return invitation
+
+
+def _already_invited(
+    invitation: Invitation, address: str, other: Invitation | None
+) -> ApplicationError:
+    """``email_already_invited`` (409), naming ``other`` when it is known."""
+    details: dict[str, Any] = {"id": invitation.pk, "field": "email"}
+    if other is not None:
+        details["other_id"] = other.pk
+        message = _(
+            "%(email)s already has an open invitation (#%(other)s): resend or delete that one."
+        ) % {"email": address, "other": other.pk}
+    else:
+        message = _("%(email)s already has an open invitation.") % {"email": address}
+    return ApplicationError("email_already_invited", message, status=409, **details)
 
 
 def _bulk(operation, *, actor: User, ids: Iterable[int]) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
-"""Admin pages of the invitations: invite people, all invitations, resend, delete."""
+"""Admin pages of the invitations: invite people, all invitations, resend, delete,
+change an address."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from portico.core.errors import ApplicationError
 from portico.core.permissions import admin_required
+from portico.invitations.models import Invitation
 from portico.invitations.selectors import SORTS, invitation_list_for_admin
 from portico.invitations.services.create import (
     InviteOptions,
@@ -23,12 +25,13 @@ from portico.invitations.services.create import (
     parse_typed_emails,
 )
 from portico.invitations.services.manage import (
+    invitation_change_email,
     invitation_delete,
     invitation_resend,
     invitations_delete,
     invitations_resend,
 )
-from portico.web.forms import InviteForm
+from portico.web.forms import InvitationAddressForm, InviteForm
 
 PAGE_SIZE = 50
 
@@ -73,8 +76,16 @@ def invite(request: HttpRequest) -> HttpResponse:
     return render(request, "web/invite.html", {"form": form, "errors": errors})
 
 
-def _list_url(request: HttpRequest) -> str:
-    params = {k: v for k, v in request.POST.items() if k in ("q", "status", "sort", "page")}
+LIST_PARAMS = ("q", "status", "sort", "page")
+
+
+def _list_params(data: QueryDict) -> dict[str, str]:
+    """The list's search, filter, sort and page, carried by a form to come back to them."""
+    return {k: v for k, v in data.items() if k in LIST_PARAMS}
+
+
+def _list_url(request: HttpRequest, params: dict[str, str] | None = None) -> str:
+    params = _list_params(request.POST) if params is None else params
     return reverse("web:invitations") + ("?" + urlencode(params) if params else "")
 
 
@@ -105,6 +116,45 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
                 ("date", _("Sent")),
                 ("status", _("Status")),
             ],
+        },
+    )
+
+
+@admin_required
+def invitation_address_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Invitations → Edit address: the current address, why it could not be delivered,
+    and a form to send the invitation to another address (with a new code). Comes back
+    to the list as it was (search, filter, sort, page)."""
+    invitation = get_object_or_404(Invitation, pk=pk)
+    params = _list_params(request.POST if request.method == "POST" else request.GET)
+    form = InvitationAddressForm(
+        request.POST if request.method == "POST" else None,
+        initial={"email": invitation.email or ""},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = invitation_change_email(
+                actor=request.user, invitation_id=pk, email=form.cleaned_data["email"]
+            )
+        except ApplicationError as error:
+            form.add_error(
+                "email" if error.details.get("field") == "email" else None, error.message
+            )
+        else:
+            messages.success(
+                request,
+                _("Invitation sent to %(email)s with a new code; the old link no longer works.")
+                % {"email": changed.email},
+            )
+            return redirect(_list_url(request, params))
+    return render(
+        request,
+        "web/invitation_address.html",
+        {
+            "invitation": invitation,
+            "form": form,
+            "list_params": params,
+            "list_url": _list_url(request, params),
         },
     )
 

@@ -1,0 +1,134 @@
+"""Printing letters: which invitations get one, the limit, and the audit entry.
+
+A letter carries a working token, so printing is as sensitive as an export: only
+pending invitations are printed (an accepted or expired one has nothing to offer), at
+most ``PORTICO_MAX_LETTERS`` at once, and every print is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portico.accounts.models import User
+from portico.core.audit import audit
+from portico.core.errors import ApplicationError, NotFound
+from portico.invitations.letters import Letters, render_letters
+from portico.invitations.models import Invitation, InvitationBatch
+
+# What a page needs (see portico.invitations.letters), read this many at a time.
+_LETTER_FIELDS = ("id", "first_name", "last_name", "language", "token_nonce", "expires_at")
+CHUNK = 500
+
+
+def invitations_for_letters(
+    *, batch_id: int | None = None, ids: Iterable[int] | None = None, now: datetime
+) -> QuerySet[Invitation]:
+    """The invitations that get a letter: the pending ones (not accepted, not expired at
+    ``now``) of batch ``batch_id`` and/or among ``ids``, oldest first (an import's
+    letters come out in the order of its rows). Unknown ids select nothing."""
+    invitations = Invitation.objects.pending(now)
+    if batch_id is not None:
+        invitations = invitations.filter(batch_id=batch_id)
+    if ids is not None:
+        invitations = invitations.filter(pk__in=list(ids))
+    return invitations.order_by("id")
+
+
+def _in_chunks(
+    invitations: QuerySet[Invitation], printed: list[int], *, limit: int
+) -> Iterator[Invitation]:
+    """Each invitation once, at most ``limit`` (invitations added since they were counted
+    cannot take the PDF past it), read ``CHUNK`` at a time by id and a few fields only,
+    so that memory stays small; records each id in ``printed``."""
+    queryset = invitations.only(*_LETTER_FIELDS)
+    last = 0
+    while len(printed) < limit and (chunk := list(queryset.filter(id__gt=last)[:CHUNK])):
+        for invitation in chunk[: limit - len(printed)]:
+            printed.append(invitation.pk)
+            yield invitation
+        last = chunk[-1].pk
+
+
+def invitation_letters_print(
+    *,
+    actor: User,
+    batch_id: int | None = None,
+    ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    base_url: str | None = None,
+) -> Letters:
+    """The letters (one PDF page each, see :func:`render_letters`) of the pending
+    invitations of batch ``batch_id`` and/or among ``ids``; accepted and expired ones
+    are skipped. Links are on ``base_url``, by default ``BASE_URL``.
+
+    Raises ``invalid`` (422) when neither a batch nor ids are given, ``not_found`` (404)
+    for an unknown batch, ``no_letters`` (422) when nothing printable is selected, and
+    ``too_many_letters`` (422, with ``limit`` and ``count``) beyond
+    ``PORTICO_MAX_LETTERS``; for a list of ids longer than the limit, ``count`` is the
+    number of ids given (nothing is read).
+
+    Records ``invitation.letters_printed`` in the audit log (``count``; ``batch``, or
+    ``ids``: the ids printed) once the PDF is complete. No transaction is held while
+    drawing, which takes seconds for thousands of pages. The caller closes the file.
+    """
+    now = now or timezone.now()
+    limit = settings.PORTICO_MAX_LETTERS
+    if batch_id is None and ids is None:
+        raise ApplicationError(
+            "invalid", _("Choose an import or invitations to print letters for."), status=422
+        )
+    if ids is not None:
+        ids = sorted(set(ids))
+        if len(ids) > limit:
+            raise _too_many(count=len(ids), limit=limit)
+    if batch_id is not None and not InvitationBatch.objects.filter(pk=batch_id).exists():
+        raise NotFound(_("No such batch."), batch=batch_id)
+    invitations = invitations_for_letters(batch_id=batch_id, ids=ids, now=now)
+    count = invitations.count()
+    if not count:
+        raise ApplicationError(
+            "no_letters",
+            _(
+                "Nothing to print: letters are printed for pending invitations only, and "
+                "the selection has none."
+            ),
+            status=422,
+        )
+    if count > limit:
+        raise _too_many(count=count, limit=limit)
+    printed: list[int] = []
+    letters = render_letters(
+        _in_chunks(invitations, printed, limit=limit),
+        now=now,
+        base_url=settings.BASE_URL if base_url is None else base_url,
+    )
+    try:
+        audit(
+            actor=actor,
+            verb="invitation.letters_printed",
+            target=None,
+            count=letters.count,
+            batch=batch_id,
+            ids=printed if ids is not None else None,
+        )
+    except BaseException:
+        letters.file.close()  # unrecorded, so never handed out
+        raise
+    return letters
+
+
+def _too_many(*, count: int, limit: int) -> ApplicationError:
+    return ApplicationError(
+        "too_many_letters",
+        _("Too many letters to print at once: %(count)s selected, the limit is %(limit)s.")
+        % {"count": count, "limit": limit},
+        status=422,
+        limit=limit,
+        count=count,
+    )
