@@ -35,17 +35,22 @@ def print_letters(
     request: HttpRequest,
     batch: int | None = None,
     ids: Query[list[int] | None] = None,
+    part: int | None = None,
 ):
     """One A4 page per pending invitation of the batch ``batch`` (the `batch_id` of an
     import or a typed batch) and/or among ``ids`` (repeat it: `?ids=1&ids=2`), each in
     the invitation's language, with its code, the address to type it at and a QR code
     of its link. Accepted and expired invitations are skipped. Letters carry working
-    tokens: every print is recorded in the audit log.
+    tokens: every print is recorded in the audit log. More than `PORTICO_MAX_LETTERS`
+    letters are printed in parts: `part=1`, `part=2`... (from 1, in the batch's order).
 
     Errors: `invalid` 422 (neither `batch` nor `ids`), `not_found` 404 (unknown batch),
-    `no_letters` 422 (nothing pending selected), `too_many_letters` 422 (more than
-    `PORTICO_MAX_LETTERS`, with `limit` and `count`)."""
-    letters = invitation_letters_print(actor=require_admin(request), batch_id=batch, ids=ids)
+    `no_letters` 422 (nothing pending selected, or a part past the end),
+    `too_many_letters` 422 (more than `PORTICO_MAX_LETTERS` without `part`, with
+    `limit`, `count` and `parts`)."""
+    letters = invitation_letters_print(
+        actor=require_admin(request), batch_id=batch, ids=ids, part=part
+    )
     return FileResponse(
         letters.file,
         as_attachment=True,

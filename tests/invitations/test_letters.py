@@ -289,10 +289,11 @@ def test_every_print_is_audited_with_its_count_and_selection(admin, codes, make_
 
     by_batch, by_ids = prints()
     assert by_batch.actor == admin
-    assert by_batch.details == {"count": 2, "batch": batch.batch.pk, "ids": None}
+    assert by_batch.details == {"count": 2, "batch": batch.batch.pk, "ids": None, "part": None}
     assert by_ids.actor == admin
     assert by_ids.details == {
         "count": 2,
         "batch": None,
         "ids": sorted([other.pk, batch.invitation_ids[0]]),
+        "part": None,
     }

@@ -111,6 +111,21 @@ def test_the_api_answers_letter_errors_with_stable_codes(admin_client, codes_imp
     assert (error["code"], error["limit"], error["count"]) == ("too_many_letters", 1, 2)
 
 
+def test_the_api_prints_a_large_batch_part_by_part(admin_client, codes_import, settings):
+    settings.PORTICO_MAX_LETTERS = 2
+    batch = codes_import.batch_id
+
+    too_many = errors_of(admin_client.get(LETTERS, {"batch": batch}), 422)
+    assert [(e["code"], e["count"], e["parts"]) for e in too_many] == [("too_many_letters", 3, 2)]
+    assert len(pdf_of(admin_client.get(LETTERS, {"batch": batch, "part": 1}))) == 2
+    assert len(pdf_of(admin_client.get(LETTERS, {"batch": batch, "part": 2}))) == 1
+    past_the_end = errors_of(admin_client.get(LETTERS, {"batch": batch, "part": 3}), 422)
+    assert [e["code"] for e in past_the_end] == ["no_letters"]
+    assert [
+        e["code"] for e in errors_of(admin_client.get(LETTERS, {"batch": batch, "part": 0}), 422)
+    ] == ["invalid"]
+
+
 def test_the_letters_route_leaves_an_invitations_own_route_alone(admin_client, codes_import):
     first, *_rest = _codes(codes_import)
 
@@ -135,7 +150,7 @@ def test_the_api_describes_the_pdf_in_its_schema(admin_client):
 
     operation = schema["paths"][LETTERS]["get"]
     assert "application/pdf" in operation["responses"]["200"]["content"]
-    assert {p["name"] for p in operation["parameters"]} == {"batch", "ids"}
+    assert {p["name"] for p in operation["parameters"]} == {"batch", "ids", "part"}
 
 
 # --- The import page -----------------------------------------------------------------------
@@ -150,6 +165,20 @@ def test_a_finished_import_offers_its_letters(admin_client, codes_import):
     pages = pdf_of(admin_client.get(url))
     assert len(pages) == 3
     assert _codes(codes_import)[0].token_display in pages[0].strings
+
+
+def test_a_large_import_offers_its_letters_in_parts(admin_client, codes_import, settings):
+    settings.PORTICO_MAX_LETTERS = 2
+    url = reverse("web:import-letters", kwargs={"pk": codes_import.pk})
+    codes = _codes(codes_import)
+
+    page = admin_client.get(reverse("web:import", kwargs={"pk": codes_import.pk})).content
+    links = re.findall(r'href="([^"]+)" data-testid="print-letters-part">([^<]+)<', page.decode())
+
+    assert links == [(f"{url}?part=1", "letters 1 to 2"), (f"{url}?part=2", "letters 3 to 3")]
+    first, second = (pdf_of(admin_client.get(link)) for link, _label in links)
+    assert [code_on(p) for p in first] == [c.token_display for c in codes[:2]]
+    assert [code_on(p) for p in second] == [codes[2].token_display]
 
 
 def test_an_import_not_yet_confirmed_has_no_letters(admin_client):

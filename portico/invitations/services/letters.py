@@ -40,14 +40,27 @@ def invitations_for_letters(
     return invitations.order_by("id")
 
 
+def letter_parts(*, batch_id: int, now: datetime) -> list[tuple[int, int, int]]:
+    """How the letters of a batch are printed: ``(part, first, last)`` for each PDF of
+    at most ``PORTICO_MAX_LETTERS`` letters (first and last count from 1, in the order
+    of the batch); empty when none of its invitations is pending."""
+    count = invitations_for_letters(batch_id=batch_id, now=now).count()
+    size = settings.PORTICO_MAX_LETTERS
+    return [
+        (number, first + 1, min(first + size, count))
+        for number, first in enumerate(range(0, count, size), start=1)
+    ]
+
+
 def _in_chunks(
-    invitations: QuerySet[Invitation], printed: list[int], *, limit: int
+    invitations: QuerySet[Invitation], printed: list[int], *, limit: int, after: int = 0
 ) -> Iterator[Invitation]:
     """Each invitation once, at most ``limit`` (invitations added since they were counted
-    cannot take the PDF past it), read ``CHUNK`` at a time by id and a few fields only,
-    so that memory stays small; records each id in ``printed``."""
+    cannot take the PDF past it), from the first with an id above ``after``, read
+    ``CHUNK`` at a time by id and a few fields only, so that memory stays small; records
+    each id in ``printed``."""
     queryset = invitations.only(*_LETTER_FIELDS)
-    last = 0
+    last = after
     while len(printed) < limit and (chunk := list(queryset.filter(id__gt=last)[:CHUNK])):
         for invitation in chunk[: limit - len(printed)]:
             printed.append(invitation.pk)
@@ -60,18 +73,22 @@ def invitation_letters_print(
     actor: User,
     batch_id: int | None = None,
     ids: Iterable[int] | None = None,
+    part: int | None = None,
     now: datetime | None = None,
     base_url: str | None = None,
 ) -> Letters:
     """The letters (one PDF page each, see :func:`render_letters`) of the pending
     invitations of batch ``batch_id`` and/or among ``ids``; accepted and expired ones
-    are skipped. Links are on ``base_url``, by default ``BASE_URL``.
+    are skipped. Links are on ``base_url``, by default ``BASE_URL``. ``part`` (from 1)
+    prints the ``part``-th run of ``PORTICO_MAX_LETTERS`` letters of a larger selection
+    (see :func:`letter_parts`).
 
     Raises ``invalid`` (422) when neither a batch nor ids are given, ``not_found`` (404)
     for an unknown batch, ``no_letters`` (422) when nothing printable is selected, and
-    ``too_many_letters`` (422, with ``limit`` and ``count``) beyond
-    ``PORTICO_MAX_LETTERS``; for a list of ids longer than the limit, ``count`` is the
-    number of ids given (nothing is read).
+    ``too_many_letters`` (422, with ``limit``, ``count`` and ``parts``) beyond
+    ``PORTICO_MAX_LETTERS`` without a ``part``; for a list of ids longer than the limit,
+    ``count`` is the number of ids given (nothing is read). A ``part`` past the end
+    selects nothing (``no_letters``).
 
     Records ``invitation.letters_printed`` in the audit log (``count``; ``batch``, or
     ``ids``: the ids printed) once the PDF is complete. No transaction is held while
@@ -85,12 +102,20 @@ def invitation_letters_print(
         )
     if ids is not None:
         ids = sorted(set(ids))
-        if len(ids) > limit:
+        if len(ids) > limit and part is None:
             raise _too_many(count=len(ids), limit=limit)
+    if part is not None and part < 1:
+        raise ApplicationError(
+            "invalid", _("Parts are counted from 1."), status=422, field="part", value=part
+        )
     if batch_id is not None and not InvitationBatch.objects.filter(pk=batch_id).exists():
         raise NotFound(_("No such batch."), batch=batch_id)
     invitations = invitations_for_letters(batch_id=batch_id, ids=ids, now=now)
     count = invitations.count()
+    skip = (part - 1) * limit if part is not None else 0
+    # The last id before the part (ids only grow: the part starts right after it).
+    after = invitations.values_list("id", flat=True)[skip - 1] if 0 < skip < count else 0
+    count = max(0, min(limit, count - skip)) if part is not None else count
     if not count:
         raise ApplicationError(
             "no_letters",
@@ -104,7 +129,7 @@ def invitation_letters_print(
         raise _too_many(count=count, limit=limit)
     printed: list[int] = []
     letters = render_letters(
-        _in_chunks(invitations, printed, limit=limit),
+        _in_chunks(invitations, printed, limit=limit, after=after),
         now=now,
         base_url=settings.BASE_URL if base_url is None else base_url,
     )
@@ -115,6 +140,7 @@ def invitation_letters_print(
             target=None,
             count=letters.count,
             batch=batch_id,
+            part=part,
             ids=printed if ids is not None else None,
         )
     except BaseException:
@@ -124,11 +150,16 @@ def invitation_letters_print(
 
 
 def _too_many(*, count: int, limit: int) -> ApplicationError:
+    parts = -(-count // limit)
     return ApplicationError(
         "too_many_letters",
-        _("Too many letters to print at once: %(count)s selected, the limit is %(limit)s.")
-        % {"count": count, "limit": limit},
+        _(
+            "Too many letters to print at once: %(count)s selected, the limit is %(limit)s. "
+            "Print them in %(parts)s parts."
+        )
+        % {"count": count, "limit": limit, "parts": parts},
         status=422,
         limit=limit,
         count=count,
+        parts=parts,
     )

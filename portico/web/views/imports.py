@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,6 +20,7 @@ from portico.invitations.services.imports import (
     invitation_import_progress,
     invitation_import_start,
 )
+from portico.invitations.services.letters import letter_parts
 from portico.invitations.services.planning import InviteOptions
 from portico.invitations.workbooks import xlsx_file
 from portico.web.forms import CodesForm, ImportForm
@@ -80,6 +82,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rows.object_list = invitation_import_preview(
         invitation_import, offset=max(0, rows.start_index() - 1), limit=50
     )
+    parts = []
+    if invitation_import.status == InvitationImport.Status.DONE and invitation_import.batch_id:
+        parts = letter_parts(batch_id=invitation_import.batch_id, now=timezone.now())
     return render(
         request,
         "web/import_detail.html",
@@ -90,6 +95,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "progress": invitation_import_progress(invitation_import),
             "errors": invitation_import.errors[:500],
             "more_errors": max(0, len(invitation_import.errors) - 500),
+            "letter_parts": parts,
         },
     )
 

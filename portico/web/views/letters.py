@@ -30,7 +30,8 @@ def _pdf(letters: Letters) -> FileResponse:
 @admin_required
 def import_letters(request: HttpRequest, pk: int) -> HttpResponse:
     """Import page → "Print letters (PDF)": a letter for each pending invitation of a
-    finished import (audited). A GET like the export: it changes nothing but the log."""
+    finished import (audited), in parts of ``PORTICO_MAX_LETTERS`` (``?part=2``...).
+    A GET like the export: it changes nothing but the log."""
     invitation_import = get_object_or_404(
         InvitationImport.objects.defer("plan", "errors", "warnings"), pk=pk
     )
@@ -38,7 +39,12 @@ def import_letters(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Letters can be printed once the import is done."))
         return redirect("web:import", pk=pk)
     try:
-        letters = invitation_letters_print(actor=request.user, batch_id=invitation_import.batch_id)
+        part = request.GET.get("part", "")
+        letters = invitation_letters_print(
+            actor=request.user,
+            batch_id=invitation_import.batch_id,
+            part=int(part) if part.isdigit() else None,
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("web:import", pk=pk)
