@@ -27,6 +27,8 @@ class CompressedJSONField(models.BinaryField):
     def to_python(self, value: Any) -> Any:
         if isinstance(value, (bytes, bytearray, memoryview)):
             return json.loads(zlib.decompress(bytes(value)))
+        if isinstance(value, str):  # serialised by value_to_string (loaddata)
+            return json.loads(value)
         return value
 
     def get_prep_value(self, value: Any) -> Any:

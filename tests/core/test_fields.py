@@ -54,3 +54,11 @@ def test_none_stays_none_and_serialises_as_json():
     assert json.loads(
         InvitationImport._meta.get_field("plan").value_to_string(invitation_import)
     ) == [1, "é"]
+
+
+def test_a_serialised_document_loads_back():
+    field = InvitationImport._meta.get_field("plan")
+    invitation_import = InvitationImport(plan=[[2, "invite", "ann@x.example"]])
+    assert field.to_python(field.value_to_string(invitation_import)) == [
+        [2, "invite", "ann@x.example"]
+    ]

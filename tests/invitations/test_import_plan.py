@@ -8,13 +8,20 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from portico.accounts.models import User
 from portico.groups.models import Group, Membership
 from portico.invitations.models import Invitation, InvitationImport
+from portico.invitations.services.create import StalePlan, apply_plan
 from portico.invitations.services.import_plan import replan_checked
-from portico.invitations.services.planning import InviteOptions
+from portico.invitations.services.manage import invitation_change_email
+from portico.invitations.services.planning import (
+    InviteOptions,
+    invitation_plan_batch,
+    parse_typed_emails,
+)
 from tests.invitations.sheet_files import HEADER, checked, confirm, get_import, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +215,79 @@ def test_rows_already_stored_are_not_verified_again(admin_client, neighbours, ga
     assert replan_checked(rows, options, now=timezone.now()) is None
     plan = replan_checked(rows, options, now=timezone.now(), start=1)
     assert [p.action for p in plan.rows] == ["invite", "invite", "invite"]
+
+
+# --- Found in review: case, repeated groups, an address changed while storing ---------
+
+
+def test_an_address_in_capitals_invited_meanwhile_is_merged(admin_client, neighbours, invite):
+    rows = [HEADER, ["Dee@X.example", "Dee", "", "", "", ""]]
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    earlier = invite("dee@x.example")
+
+    done = _store(admin_client, preview)
+
+    assert done["progress"]["status"] == "done", done["errors"]
+    assert list(Invitation.objects.values_list("pk", flat=True)) == [earlier.pk]
+
+
+def test_a_merge_of_an_address_in_capitals_is_taken_as_checked(admin_client, neighbours, invite):
+    invite("dee@x.example")
+    preview = checked(
+        admin_client, "people.xlsx", xlsx_bytes([HEADER, ["Dee@X.example", "", "", "", "", ""]])
+    )
+    invitation_import = InvitationImport.objects.get(pk=preview["id"])
+
+    plan = replan_checked(
+        invitation_import.plan, InviteOptions(**invitation_import.options), now=timezone.now()
+    )
+
+    assert [p.action for p in plan.rows] == ["merge"]
+
+
+def test_a_group_named_twice_is_joined_once(admin_client, neighbours, garden_club):
+    rows = [HEADER, ["eve@x.example", "", "", "", f"{NEIGHBOURS}, north avenue residents", ""]]
+    preview = checked(
+        admin_client,
+        "people.xlsx",
+        xlsx_bytes([*rows, ["fay@x.example", "", "", "", "", ""]]),
+        group_ids=[garden_club.pk, garden_club.pk],
+    )
+
+    done = _store(admin_client, preview)
+
+    assert done["progress"]["status"] == "done", done["errors"]
+    links = Invitation.groups.through.objects.values_list("invitation__email", "group__name")
+    assert sorted(links) == [("eve@x.example", NEIGHBOURS), ("fay@x.example", "Garden Club")]
+
+
+def test_an_address_changed_after_the_preview_gets_its_own_invitation(
+    admin, admin_client, neighbours, invite
+):
+    earlier = invite("gus@x.example")
+    preview = checked(
+        admin_client, "people.xlsx", xlsx_bytes([HEADER, ["gus@x.example", "", "", "", "", "TRUE"]])
+    )
+    assert [r["action"] for r in preview["preview"]] == ["merge"]
+    invitation_change_email(actor=admin, invitation_id=earlier.pk, email="gus@y.example")
+
+    done = _store(admin_client, preview)
+
+    assert done["progress"]["status"] == "done", done["errors"]
+    earlier.refresh_from_db()
+    assert (earlier.email, earlier.is_admin) == ("gus@y.example", False)
+    assert Invitation.objects.get(email="gus@x.example").is_admin is True
+
+
+def test_a_plan_that_would_merge_into_an_invitation_whose_address_changed_is_stale(admin, invite):
+    earlier = invite("gus@x.example")
+    plan = invitation_plan_batch(
+        rows=parse_typed_emails("gus@x.example"), options=InviteOptions(is_admin=True)
+    )
+    invitation_change_email(actor=admin, invitation_id=earlier.pk, email="gus@y.example")
+
+    with pytest.raises(StalePlan), transaction.atomic():
+        apply_plan(actor=admin, plan=plan, batch=None, now=timezone.now())
+
+    earlier.refresh_from_db()
+    assert earlier.is_admin is False

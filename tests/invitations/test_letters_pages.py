@@ -159,10 +159,11 @@ def test_the_api_describes_the_pdf_in_its_schema(admin_client):
 def test_a_finished_import_offers_its_letters(admin_client, codes_import):
     url = reverse("web:import-letters", kwargs={"pk": codes_import.pk})
 
-    page = admin_client.get(reverse("web:import", kwargs={"pk": codes_import.pk}))
-    assert f'href="{url}" data-testid="print-letters"' in page.content.decode()
+    page = admin_client.get(reverse("web:import", kwargs={"pk": codes_import.pk})).content
+    assert f'action="{url}"' in page.decode()
+    assert 'data-testid="print-letters"' in page.decode()
 
-    pages = pdf_of(admin_client.get(url))
+    pages = pdf_of(admin_client.post(url))
     assert len(pages) == 3
     assert _codes(codes_import)[0].token_display in pages[0].strings
 
@@ -173,10 +174,13 @@ def test_a_large_import_offers_its_letters_in_parts(admin_client, codes_import, 
     codes = _codes(codes_import)
 
     page = admin_client.get(reverse("web:import", kwargs={"pk": codes_import.pk})).content
-    links = re.findall(r'href="([^"]+)" data-testid="print-letters-part">([^<]+)<', page.decode())
+    buttons = re.findall(
+        r'name="part" value="(\d+)" data-testid="print-letters-part">([^<]+)<', page.decode()
+    )
 
-    assert links == [(f"{url}?part=1", "letters 1 to 2"), (f"{url}?part=2", "letters 3 to 3")]
-    first, second = (pdf_of(admin_client.get(link)) for link, _label in links)
+    assert f'action="{url}"' in page.decode()
+    assert buttons == [("1", "letters 1 to 2"), ("2", "letters 3 to 3")]
+    first, second = (pdf_of(admin_client.post(url, {"part": part})) for part, _label in buttons)
     assert [code_on(p) for p in first] == [c.token_display for c in codes[:2]]
     assert [code_on(p) for p in second] == [codes[2].token_display]
 
@@ -187,7 +191,7 @@ def test_an_import_not_yet_confirmed_has_no_letters(admin_client):
     detail = reverse("web:import", kwargs={"pk": result["id"]})
 
     assert 'data-testid="print-letters"' not in admin_client.get(detail).content.decode()
-    response = admin_client.get(
+    response = admin_client.post(
         reverse("web:import-letters", kwargs={"pk": result["id"]}), follow=True
     )
 
@@ -199,11 +203,13 @@ def test_an_import_whose_codes_were_all_used_says_so_on_its_page(admin_client, c
     for n, invitation in enumerate(_codes(codes_import)):
         _accept(invitation, f"person{n}@x.example")
 
-    response = admin_client.get(
+    detail = reverse("web:import", kwargs={"pk": codes_import.pk})
+    assert 'data-testid="print-letters"' not in admin_client.get(detail).content.decode()
+    response = admin_client.post(
         reverse("web:import-letters", kwargs={"pk": codes_import.pk}), follow=True
     )
 
-    assert response.redirect_chain == [(reverse("web:import", kwargs={"pk": codes_import.pk}), 302)]
+    assert response.redirect_chain == [(detail, 302)]
     assert "Nothing to print: letters are printed for pending invitations only" in (
         response.content.decode()
     )
@@ -264,23 +270,28 @@ def test_only_admins_open_the_letter_pages(
     list_letters = reverse("web:invitations-letters")
     ids = {"ids": [i.pk for i in _codes(codes_import)]}
     for client in (resident_client, moderator_client):
-        assert client.get(import_letters).status_code == 403
+        assert client.post(import_letters).status_code == 403
         assert client.post(list_letters, ids).status_code == 403
-    assert anonymous_client.get(import_letters).status_code == 302
+    assert anonymous_client.post(import_letters).status_code == 302
     assert anonymous_client.post(list_letters, ids)["Location"].startswith(
         reverse("accounts:sign-in")
     )
 
 
-def test_the_lists_print_needs_the_csrf_token(admin, codes_import):
+@pytest.mark.parametrize("where", ["list", "import"])
+def test_printing_letters_needs_the_csrf_token(admin, codes_import, where):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin)
-    ids = [i.pk for i in _codes(codes_import)]
-    url = reverse("web:invitations-letters")
+    ids = {"ids": [i.pk for i in _codes(codes_import)]} if where == "list" else {}
+    if where == "list":
+        url, page = reverse("web:invitations-letters"), reverse("web:invitations")
+    else:
+        url = reverse("web:import-letters", kwargs={"pk": codes_import.pk})
+        page = reverse("web:import", kwargs={"pk": codes_import.pk})
 
-    assert client.post(url, {"ids": ids}).status_code == 403
-    assert client.get(url).status_code == 405  # printing is a POST from the list
+    assert client.post(url, ids).status_code == 403
+    assert client.get(url).status_code == 405  # printing is a POST, never a link
 
-    client.get(reverse("web:invitations"))  # sets the CSRF cookie, as a browser would
+    client.get(page)  # sets the CSRF cookie, as a browser would
     token = client.cookies["csrftoken"].value
-    assert len(pdf_of(client.post(url, {"ids": ids, "csrfmiddlewaretoken": token}))) == 3
+    assert len(pdf_of(client.post(url, {**ids, "csrfmiddlewaretoken": token}))) == 3

@@ -77,6 +77,8 @@ def migrated(transactional_db) -> dict[str, int]:
             confirmed_at=CREATED + timedelta(minutes=2),
             heartbeat_at=CREATED + timedelta(minutes=3),
             to_store=2,
+            stored=1,
+            stored_through=0,
             **common,
         )
         done_plan = [
@@ -128,8 +130,15 @@ def test_imports_waiting_for_confirmation_are_checked_again(migrated):
     _assert_checked_again(InvitationImport.objects.get(pk=migrated["ready"]))
 
 
-def test_imports_being_stored_are_checked_again(migrated):
-    _assert_checked_again(InvitationImport.objects.get(pk=migrated["storing"]))
+def test_imports_being_stored_go_on_storing_from_their_file(migrated):
+    """Their first rows may be stored (and emailed) already: they are not confirmed
+    again; without a plan, storing plans from the file and resumes after those rows."""
+    storing = InvitationImport.objects.get(pk=migrated["storing"])
+    assert storing.status == "storing"
+    assert storing.plan == []
+    assert (storing.stored, storing.stored_through, storing.to_store) == (1, 0, 2)
+    assert storing.confirmed_at == CREATED + timedelta(minutes=2)
+    assert storing.summary == SUMMARY
 
 
 def test_finished_imports_keep_their_preview_in_the_checked_format(migrated):

@@ -58,3 +58,16 @@ def test_a_refusal_of_the_old_address_does_not_mark_the_fixed_invitation(admin):
     invitation.refresh_from_db()
     assert invitation.delivery_failed_at is None
     assert invitation.delivery_error == ""
+
+
+def test_a_superseded_email_that_runs_out_of_attempts_marks_nothing(admin):
+    invitation, claimed = _invite_and_claim(admin, "ann@x.example")
+    stale = InvitationMessage.objects.select_related("invitation").get(pk=claimed[0])
+    invitation_resend(actor=admin, invitation_id=invitation.pk)  # cancels it
+
+    jobs._fail(stale, now=timezone.now(), error="gave up after 8 attempts: server down")
+
+    invitation.refresh_from_db()
+    assert invitation.delivery_failed_at is None
+    stale.refresh_from_db()
+    assert stale.last_error.startswith("superseded")

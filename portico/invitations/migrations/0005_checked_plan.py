@@ -1,15 +1,16 @@
 """Imports keep one checked plan (see services/import_plan.py) instead of a preview
 plus the rows read from the file.
 
-Imports waiting for confirmation or being stored go back to "checking": their old
-preview lacks what storing now needs, so the worker checks their file again (the
-stalled-import sweep picks them up) and the admin confirms the new preview. Finished
-imports keep their preview, converted.
+Imports waiting for confirmation go back to "checking": their old preview lacks what
+storing now needs, so the worker checks their file again (the stalled-import sweep
+picks them up) and the admin confirms the new preview. Imports being stored keep
+storing, without a plan: storing then plans from the file, and resumes after the rows
+already stored. Finished imports keep their preview, converted.
 """
 
 from django.db import migrations
 
-_WAITING = ("ready", "storing")
+_WAITING = ("ready",)
 
 
 def convert_plans(apps, schema_editor):
@@ -17,7 +18,9 @@ def convert_plans(apps, schema_editor):
     Group = apps.get_model("groups", "Group")
     group_ids = {name.lower(): pk for pk, name in Group.objects.values_list("pk", "name")}
     for invitation_import in InvitationImport.objects.exclude(plan=[]):
-        if invitation_import.status in _WAITING:
+        if invitation_import.status == "storing":
+            invitation_import.plan = []
+        elif invitation_import.status in _WAITING:
             invitation_import.status = "checking"
             invitation_import.plan = []
             invitation_import.summary = {}

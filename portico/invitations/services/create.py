@@ -48,6 +48,11 @@ from portico.invitations.services.planning import (  # noqa: F401 (the batch API
 from portico.projects.services import project_add_moderator
 
 
+class StalePlan(Exception):
+    """The data changed between planning and applying in a way that makes the plan
+    wrong (the invitation a row merges into changed its address): plan again."""
+
+
 @dataclass
 class BatchResult:
     batch: InvitationBatch
@@ -86,7 +91,7 @@ def invitation_create_batch(
                     where=where,
                     allow_codes=allow_codes,
                 )
-        except IntegrityError as error:
+        except (IntegrityError, StalePlan) as error:
             if attempt == 2:
                 raise ApplicationError(
                     "conflict",
@@ -287,6 +292,10 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, now) -> None:
         invitation = current.get(entry.invitation.pk)
         if invitation is None:  # deleted meanwhile: nothing left to merge into
             continue
+        if (invitation.email or "").lower() != (entry.email or "").lower():
+            # Its address was changed meanwhile: the rights belong to this row's address,
+            # which no longer has an open invitation. The plan must be made again.
+            raise StalePlan(entry.row.position)
         if invitation.status == Invitation.Status.ACCEPTED:
             if invitation.accepted_user is not None:
                 entry.action, entry.user = "update_user", invitation.accepted_user

@@ -111,7 +111,7 @@ def replan_checked(
         return None
     users, invitations = facts
 
-    batch_groups = [groups[i] for i in sorted(options.group_ids)]
+    batch_groups = [groups[i] for i in sorted(set(options.group_ids))]
     shared: dict[tuple[int, ...], list[Group]] = {}
     batch_message = sanitize_message(options.message)
     planned = []
@@ -164,7 +164,7 @@ def _current_facts(
     For every address the check saw, what it found then (a verified user, an open
     invitation and whether it had expired, an unverified account) must be what is
     found now; rows named by token need their invitation still there."""
-    addresses = [r[EMAIL] for r in rows if r[EMAIL]]
+    addresses = [r[EMAIL].lower() for r in rows if r[EMAIL]]
     expected: dict[str, tuple] = {}
     for r in rows:
         special = r[ACTION] != "invite" or r[REPLACES] is not None

@@ -34,7 +34,7 @@ from portico.invitations.models import (
     InvitationImport,
     InvitationMessage,
 )
-from portico.invitations.services.create import apply_plan
+from portico.invitations.services.create import StalePlan, apply_plan
 from portico.invitations.services.import_plan import (
     checked_rows,
     preview_rows,
@@ -239,9 +239,10 @@ def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImpor
         try:
             _store_chunks(import_id=import_id, plan=plan, batch=batch, actor=actor, now=now)
             break
-        except IntegrityError:
-            # Someone invited one of these addresses meanwhile: plan the rest again
-            # (that row becomes a merge) and go on from the last stored chunk.
+        except (IntegrityError, StalePlan):
+            # Someone invited one of these addresses meanwhile (that row becomes a
+            # merge), or changed the address of an invitation a row merges into: plan
+            # the rest again and go on from the last stored chunk.
             if attempt == STORE_ATTEMPTS:
                 raise
             plan, errors = _plan_to_store(_with_rows(import_id), now=now)

@@ -173,9 +173,11 @@ def _record_sent(sent: list[InvitationMessage]) -> int:
 
 
 def _fail(message: InvitationMessage, *, now: datetime, error: str) -> None:
-    InvitationMessage.objects.filter(pk=message.pk).update(
+    failed = InvitationMessage.objects.filter(pk=message.pk, failed_at__isnull=True).update(
         failed_at=now, claimed_until=None, attempts=message.attempts + 1, last_error=error[:500]
     )
+    if not failed:
+        return  # cancelled meanwhile (superseded): its replacement decides delivery
     # Only while the invitation still has the refused address: a fixed one stays fixed.
     Invitation.objects.filter(pk=message.invitation_id, email=message.invitation.email).update(
         delivery_failed_at=now, delivery_error=error[:500]

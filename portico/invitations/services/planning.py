@@ -323,7 +323,8 @@ def invitation_plan_batch(
             language_of[row.language] = languages.resolve(row.language)
         if row.groups and (names := tuple(row.groups)) not in groups_of:
             wanted = [found_groups.get(n.strip().lower()) for n in names]
-            groups_of[names] = None if None in wanted else wanted
+            # A group named twice (in any case) is joined once.
+            groups_of[names] = None if None in wanted else list(dict.fromkeys(wanted))
         if (row.language and language_of[row.language] is None) or (
             row.groups and groups_of[tuple(row.groups)] is None
         ):
@@ -451,6 +452,8 @@ def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
 
 
 def open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
+    """The open (pending or expired) invitations of ``addresses``, which must be in
+    lower case, keyed by lower-cased address; one query."""
     if not addresses:
         return {}
     invitations = (

@@ -28,10 +28,11 @@ def _pdf(letters: Letters) -> FileResponse:
 
 
 @admin_required
+@require_POST
 def import_letters(request: HttpRequest, pk: int) -> HttpResponse:
     """Import page → "Print letters (PDF)": a letter for each pending invitation of a
-    finished import (audited), in parts of ``PORTICO_MAX_LETTERS`` (``?part=2``...).
-    A GET like the export: it changes nothing but the log."""
+    finished import (audited), in parts of ``PORTICO_MAX_LETTERS`` (``part=2``...).
+    A POST: drawing thousands of pages is not for any link another site could show."""
     invitation_import = get_object_or_404(
         InvitationImport.objects.defer("plan", "errors", "warnings"), pk=pk
     )
@@ -39,7 +40,7 @@ def import_letters(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Letters can be printed once the import is done."))
         return redirect("web:import", pk=pk)
     try:
-        part = request.GET.get("part", "")
+        part = request.POST.get("part", "")
         letters = invitation_letters_print(
             actor=request.user,
             batch_id=invitation_import.batch_id,
