@@ -1,0 +1,187 @@
+"""``/api/v1/invitations``: spreadsheets (template, imports with their preview and
+errors) and the export. Admins only (the API's default). Mounted on the same prefix as
+:mod:`portico.invitations.api`, in a module of its own to keep that one small.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+
+from portico.core.api import require_admin
+from portico.core.errors import NotFound
+from portico.invitations.api import BatchOptionsIn
+
+router = Router(tags=["invitations"])
+
+
+class ImportOptionsIn(BatchOptionsIn):
+    kind: str = Field("file", description="`file` (invitations) or `codes` (no email).")
+
+
+class ImportProgress(Schema):
+    status: str
+    rows_total: int
+    rows_checked: int
+    to_store: int
+    stored: int
+    emails_queued: int
+    emails_sent: int
+
+
+class ImportOut(Schema):
+    id: int
+    kind: str
+    filename: str
+    created_at: datetime
+    progress: ImportProgress
+    summary: dict
+    errors: list[dict]
+    warnings: list[dict]
+    preview: list[dict]
+    preview_count: int
+
+
+PREVIEW_FIELDS = (
+    "row",
+    "action",
+    "email",
+    "first_name",
+    "last_name",
+    "language",
+    "groups",
+    "admin",
+)
+
+
+def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
+    from portico.invitations.services.imports import (
+        invitation_import_preview,
+        invitation_import_progress,
+    )
+
+    return {
+        "id": invitation_import.pk,
+        "kind": invitation_import.kind,
+        "filename": invitation_import.filename,
+        "created_at": invitation_import.created_at,
+        "progress": invitation_import_progress(invitation_import),
+        "summary": invitation_import.summary,
+        "errors": invitation_import.errors[:1000],
+        "warnings": invitation_import.warnings,
+        "preview": [
+            dict(zip(PREVIEW_FIELDS, row, strict=True))
+            for row in invitation_import_preview(invitation_import, limit=preview_limit)
+        ],
+        "preview_count": len(invitation_import.plan),
+    }
+
+
+@router.get("/template.xlsx", summary="Download the import template")
+def download_template(request: HttpRequest, kind: str = "file"):
+    require_admin(request)
+    from django.http import HttpResponse
+
+    from portico.invitations.workbooks import template_xlsx
+
+    response = HttpResponse(
+        template_xlsx(codes=kind == "codes"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    name = "portico-codes-template.xlsx" if kind == "codes" else "portico-invitations-template.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@router.post(
+    "/imports",
+    response={202: ImportOut},
+    summary="Upload a spreadsheet or CSV file to check (the preview)",
+)
+def create_import(request: HttpRequest, file: File[UploadedFile], options: Form[ImportOptionsIn]):
+    """Multipart form data: the file in `file`, the batch options beside it. The check
+    runs in the background: poll `GET /imports/{id}` until the status is `ready` (then
+    confirm) or `invalid` (every error with its row, column and value)."""
+    from portico.invitations.models import InvitationImport
+    from portico.invitations.services.imports import invitation_import_start
+
+    actor = require_admin(request)
+    kind = InvitationImport.Kind.CODES if options.kind == "codes" else InvitationImport.Kind.FILE
+    invitation_import = invitation_import_start(
+        actor=actor,
+        upload=file,
+        kind=kind,
+        options=options.to_options(),
+    )
+    invitation_import.refresh_from_db()
+    return Status(202, _import_out(invitation_import))
+
+
+def _get_import(import_id: int):
+    from portico.invitations.models import InvitationImport
+
+    invitation_import = InvitationImport.objects.filter(pk=import_id).first()
+    if invitation_import is None:
+        raise NotFound(_("No such import."), id=import_id)
+    return invitation_import
+
+
+@router.get("/imports/{int:import_id}", response=ImportOut, summary="An import's progress")
+def get_import(
+    request: HttpRequest, import_id: int, preview_offset: int = 0, preview_limit: int = 100
+):
+    from portico.invitations.services.imports import invitation_import_preview
+
+    require_admin(request)
+    invitation_import = _get_import(import_id)
+    out = _import_out(invitation_import, preview_limit=0)
+    rows = invitation_import_preview(
+        invitation_import, offset=max(0, preview_offset), limit=max(0, min(preview_limit, 1000))
+    )
+    out["preview"] = [dict(zip(PREVIEW_FIELDS, row, strict=True)) for row in rows]
+    return out
+
+
+@router.post(
+    "/imports/{int:import_id}/confirm",
+    response={202: ImportOut},
+    summary="Store and send a checked import",
+)
+def confirm_import(request: HttpRequest, import_id: int):
+    from portico.invitations.services.imports import invitation_import_confirm
+
+    invitation_import = invitation_import_confirm(actor=require_admin(request), import_id=import_id)
+    invitation_import.refresh_from_db()
+    return Status(202, _import_out(invitation_import))
+
+
+@router.get(
+    "/imports/{int:import_id}/errors.xlsx", summary="The uploaded sheet with an added error column"
+)
+def download_import_errors(request: HttpRequest, import_id: int):
+    require_admin(request)
+    from django.http import FileResponse
+
+    from portico.invitations.exports import error_sheet_rows
+    from portico.invitations.workbooks import xlsx_file
+
+    header, rows = error_sheet_rows(_get_import(import_id))
+    return FileResponse(
+        xlsx_file(header, rows, sheet="errors"),
+        as_attachment=True,
+        filename="portico-import-errors.xlsx",
+    )
+
+
+@router.get("/export", summary="Export invitations (xlsx or csv), audited")
+def export_invitations(request: HttpRequest, format: str = "xlsx", q: str = "", status: str = ""):
+    """The current filter (`q`, `status`, including `undelivered`) or everything, with
+    the working tokens."""
+    from portico.invitations.exports import export_response
+
+    return export_response(
+        actor=require_admin(request), file_format=format, search=q, status=status
+    )
