@@ -40,6 +40,27 @@ def _compile_if_stale(po: Path) -> bool:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
+    """Lets the test database be dropped at the end on PostgreSQL.
+
+    Playwright's sync API keeps an asyncio event loop in the main thread once the
+    browser journeys have run; Django's connections are context-local, so tests that
+    run afterwards can open a connection in a context that pytest-django never closes,
+    and PostgreSQL refuses to drop a database that is "being accessed by other users".
+    Whatever is still connected when the suite ends is idle: it is ended here."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _compiled_catalogs():
     """Compiles missing or stale .mo files (`make messages` does it too), so that
     `pytest` alone works, then makes Django reload catalogs it may have cached."""
