@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "anymail",
     "django_tasks_db",
     "ninja",
     "portico.core",
@@ -180,6 +181,11 @@ DEFAULT_FROM_EMAIL = env(
     "DEFAULT_FROM_EMAIL", f"{PORTICO_PLATFORM_NAME} <noreply@portico.localhost>"
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bounces that come back after the mail server accepted an email reach Portico through
+# the provider's tracking webhook (django-anymail), at /anymail/<esp>/tracking/. The
+# secret is the webhook's basic-auth "user:password"; empty turns the webhooks off (they
+# answer 404), since anymail itself would accept unauthenticated posts.
+ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "")}
 
 # Background work: django.tasks with the database backend; the worker is
 # `manage.py run_worker` (started by `make run`).

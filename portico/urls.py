@@ -24,6 +24,8 @@ urlpatterns = [
     path("manage/", include("portico.web.urls")),
     path("i18n/", include("portico.core.urls")),
     path("api/", api.urls),
+    # Email providers' tracking webhooks (bounces); 404 until ANYMAIL_WEBHOOK_SECRET is set.
+    path("anymail/", include("portico.core.webhooks")),
 ]
 
 handler403 = "portico.core.views.forbidden"

@@ -7,9 +7,12 @@ class InvitationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Wire the invitations into the apps below them without those importing us:
-        # the sign-up guard and the worker's periodic sweeps.
+        # the sign-up guard, the worker's periodic sweeps and the providers' bounces.
+        from anymail.signals import tracking
+
         from portico.accounts.services import SIGN_UP_GUARDS
         from portico.core.sweeps import register_sweep
+        from portico.invitations.receivers import record_undelivered
         from portico.invitations.services import imports, jobs, retention
         from portico.invitations.services.guards import refuse_sign_up_of_invited_address
 
@@ -20,3 +23,4 @@ class InvitationsConfig(AppConfig):
         register_sweep("invitations.outbox", jobs.invitation_messages_deliver_due)
         register_sweep("invitations.import_files", retention.invitation_imports_forget_files)
         register_sweep("invitations.stalled_imports", imports.invitation_imports_resume_stalled)
+        tracking.connect(record_undelivered, dispatch_uid="portico.invitations.undelivered")

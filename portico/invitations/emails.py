@@ -48,6 +48,10 @@ def build_message(message: InvitationMessage, *, now: datetime) -> EmailMultiAlt
     email = render_email(
         to=[invitation.email], template=template, context=context, language=invitation.language
     )
-    # Lets a bounce or a complaint be traced back to the message that caused it.
-    email.extra_headers["X-Portico-Message"] = f"{message.kind}-{message.pk}"
+    # Lets a bounce or a complaint be traced back to the message that caused it. Sent
+    # through one of anymail's backends, the metadata comes back in the provider's
+    # tracking webhook (see receivers.message_ref); other backends ignore it.
+    reference = f"{message.kind}-{message.pk}"
+    email.extra_headers["X-Portico-Message"] = reference
+    email.metadata = {"portico_message": reference}  # type: ignore[attr-defined]
     return email
