@@ -19,26 +19,12 @@ from portico.accounts.models import ApiToken, User, hash_api_token, normalize_em
 from portico.accounts.tokens import make_verification_token, read_verification_token
 from portico.core.audit import audit
 from portico.core.errors import ApplicationError, NotFound
-from portico.core.languages import default_language, resolve_language
+from portico.core.languages import language_or_default
 from portico.core.mail import send_email_after_commit
 
 # Other apps (invitations) register checks that may refuse a sign-up, so that accounts
 # never imports them. A guard raises ApplicationError to refuse.
 SIGN_UP_GUARDS: list[Callable[[str], None]] = []
-
-
-def _clean_language(language: str | None) -> str:
-    if not language:
-        return default_language()
-    resolved = resolve_language(language)
-    if resolved is None:
-        raise ApplicationError(
-            "unknown_locale",
-            _("%(value)s is not a language of this platform.") % {"value": language},
-            field="language",
-            value=language,
-        )
-    return resolved
 
 
 def email_is_taken(email: str) -> bool:
@@ -76,7 +62,7 @@ def user_sign_up(
                 password,
                 first_name=first_name.strip(),
                 last_name=last_name.strip(),
-                language=_clean_language(language),
+                language=language_or_default(language),
             )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won
         raise ApplicationError(
@@ -133,7 +119,7 @@ def user_update_profile(
 ) -> User:
     user.first_name = first_name.strip()
     user.last_name = last_name.strip()
-    user.language = _clean_language(language)
+    user.language = language_or_default(language)
     user.save(update_fields=["first_name", "last_name", "language"])
     return user
 

@@ -23,6 +23,26 @@ def resolve_language(code: str | None) -> str | None:
     return None
 
 
+def language_or_default(code: str | None) -> str:
+    """The platform's spelling of ``code``; the platform's first language when empty.
+    Raises ``unknown_locale`` (422) for a language the platform does not have."""
+    if not code:
+        return default_language()
+    resolved = resolve_language(code)
+    if resolved is None:
+        from django.utils.translation import gettext as _
+
+        from portico.core.errors import ApplicationError
+
+        raise ApplicationError(
+            "unknown_locale",
+            _("%(value)s is not a language of this platform.") % {"value": code},
+            field="language",
+            value=code,
+        )
+    return resolved
+
+
 def language_choices() -> list[tuple[str, str]]:
     names = dict(settings.LANGUAGES)
     return [(code, names.get(code.lower(), code)) for code in settings.PORTICO_LANGUAGE_CODES]

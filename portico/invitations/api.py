@@ -18,6 +18,7 @@ from ninja import Field, Router, Schema, Status
 from portico.core.api import require_admin
 from portico.core.errors import NotFound
 from portico.core.ratelimit import check_rate, client_ip
+from portico.invitations.emails import preview_email
 from portico.invitations.models import Invitation
 from portico.invitations.selectors import (
     SORTS,
@@ -121,6 +122,19 @@ class InvitationPage(Schema):
     items: list[InvitationOut]
 
 
+class EmailPreviewIn(Schema):
+    language: str | None = Field(None, description="A platform language; default the first.")
+    message: str = Field("", description="Personal message, sanitised as when sending.")
+    first_name: str = Field("", description="A sample invitee's first name, for the greeting.")
+    last_name: str = ""
+
+
+class EmailPreviewOut(Schema):
+    subject: str
+    text: str = Field(..., description="The plain-text part.")
+    html: str = Field(..., description="The HTML part.")
+
+
 class InvitationEmailIn(Schema):
     email: str = Field(..., description="The new address.")
 
@@ -209,6 +223,21 @@ def create_invitations(request: HttpRequest, payload: InviteIn):
             "invitation_ids": result.invitation_ids,
         },
     )
+
+
+@router.post("/preview", response=EmailPreviewOut, summary="Preview the invitation email")
+def preview_invitation_email(request: HttpRequest, payload: EmailPreviewIn):
+    """The invitation email an invitee would receive, in ``language``, from the signed-in
+    admin. Its link carries a placeholder, not a token: nothing is stored or sent.
+    ``unknown_locale`` (422) when the language is not a platform language."""
+    email = preview_email(
+        inviter=require_admin(request),
+        language=payload.language,
+        message=payload.message,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+    )
+    return {"subject": email.subject, "text": email.body, "html": email.alternatives[0].content}
 
 
 @router.get("", response=InvitationPage, summary="List invitations")

@@ -124,6 +124,16 @@ class InviteForm(forms.Form):
     )
 
 
+class InvitePreviewForm(forms.Form):
+    """What "Preview the email" reads from the invite form: nothing is required, so that
+    the email can be previewed before any address is typed. The language is checked by
+    the preview itself (``unknown_locale``)."""
+
+    emails = forms.CharField(required=False)
+    language = forms.CharField(required=False)
+    message = forms.CharField(required=False)
+
+
 class InvitationAddressForm(forms.Form):
     """The new address of an invitation; the service checks that it is valid and free."""
 

@@ -38,6 +38,7 @@ urlpatterns = [
     path("projects/<int:pk>/delete/", projects.project_delete_view, name="project-delete"),
     path("invitations/", invitations.invitation_list, name="invitations"),
     path("invitations/invite/", invitations.invite, name="invite"),
+    path("invitations/invite/preview/", invitations.invite_preview, name="invite-preview"),
     path("invitations/import/", imports.import_file, name="import-file"),
     path("invitations/codes/", imports.generate_codes, name="generate-codes"),
     path("invitations/template.xlsx", imports.download_template, name="template"),

@@ -3,6 +3,7 @@ change an address."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from portico.core.errors import ApplicationError
 from portico.core.permissions import admin_required
+from portico.invitations.emails import preview_email
 from portico.invitations.models import Invitation
 from portico.invitations.selectors import SORTS, invitation_list_for_admin
 from portico.invitations.services.create import (
@@ -31,7 +33,7 @@ from portico.invitations.services.manage import (
     invitations_delete,
     invitations_resend,
 )
-from portico.web.forms import InvitationAddressForm, InviteForm
+from portico.web.forms import InvitationAddressForm, InviteForm, InvitePreviewForm
 
 PAGE_SIZE = 50
 
@@ -74,6 +76,54 @@ def invite(request: HttpRequest) -> HttpResponse:
                 messages.warning(request, warning["message"])
             return redirect("web:invitations")
     return render(request, "web/invite.html", {"form": form, "errors": errors})
+
+
+def _invite_form_as_typed(data: QueryDict) -> InviteForm:
+    """An unbound invite form showing the values that were posted, without errors: the
+    admin comes back to the form as it was typed."""
+    initial: dict[str, object] = {}
+    for name, field in InviteForm.base_fields.items():
+        if isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField):
+            initial[name] = data.getlist(name)
+        elif isinstance(field, forms.BooleanField):
+            initial[name] = name in data
+        elif name in data:
+            initial[name] = data[name]
+    return InviteForm(initial=initial)
+
+
+@admin_required
+@require_POST
+def invite_preview(request: HttpRequest) -> HttpResponse:
+    """Invitations → Invite people, "Preview the email": the invitation email in the
+    chosen language, with the personal message and the first typed name, under the form
+    as it was typed. Creates nothing and sends nothing."""
+    form = InvitePreviewForm(request.POST)
+    form.is_valid()  # every field is optional text: always valid
+    data = form.cleaned_data
+    rows = parse_typed_emails(data.get("emails", ""))
+    errors: list[dict] = []
+    preview = None
+    try:
+        preview = preview_email(
+            inviter=request.user,
+            language=data.get("language"),
+            message=data.get("message", ""),
+            first_name=rows[0].first_name if rows else "",
+            last_name=rows[0].last_name if rows else "",
+        )
+    except ApplicationError as error:
+        errors = error.errors
+    return render(
+        request,
+        "web/invite.html",
+        {
+            "form": _invite_form_as_typed(request.POST),
+            "errors": errors,
+            "preview": preview,
+            "preview_html": preview.alternatives[0].content if preview else "",
+        },
+    )
 
 
 LIST_PARAMS = ("q", "status", "sort", "page")
