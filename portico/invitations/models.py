@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,10 +23,27 @@ from portico.core.fields import CompressedJSONField
 from portico.invitations import tokens
 
 
+class _Likely(models.Func):
+    """SQLite's ``likely(condition)``: the condition holds for most rows."""
+
+    function = "likely"
+    output_field = models.BooleanField()
+
+
+def _not_expired(now: datetime) -> models.Expression:
+    """``expires_at > now``. SQLite's planner, without statistics, takes that for a
+    selective range: the list of pending invitations read every one of them through the
+    expiry index and sorted them (200 ms with 100,000). Marked likely (most pending
+    invitations have not expired), it walks the status and date index in the page's
+    order instead. PostgreSQL plans it well as it is."""
+    condition = GreaterThan(F("expires_at"), now)
+    return _Likely(condition) if connection.vendor == "sqlite" else condition
+
+
 class InvitationQuerySet(models.QuerySet["Invitation"]):
     def pending(self, now: datetime | None = None) -> InvitationQuerySet:
         now = now or timezone.now()
-        return self.filter(status=Invitation.Status.PENDING, expires_at__gt=now)
+        return self.filter(status=Invitation.Status.PENDING).filter(_not_expired(now))
 
     def expired(self, now: datetime | None = None) -> InvitationQuerySet:
         """Expired ones, including those the expiry sweep has not marked yet."""
