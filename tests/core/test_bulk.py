@@ -101,3 +101,32 @@ def test_rows_for_many_ids_get_their_id_and_the_same_values():
 def test_no_ids_insert_nothing():
     insert_for_ids(Membership._meta.db_table, "user_id", [], group_id=1, added_at=None)
     assert not Membership.objects.exists()
+
+
+def test_rows_for_scattered_ids_in_any_order_get_exactly_those_ids():
+    """Ids that are not one unbroken run (and out of order) travel value by value."""
+    users = [User.objects.create_user(f"u{i}@x.example") for i in range(5)]
+    group = Group.objects.create(name="Scattered")
+    picked = [users[4].pk, users[0].pk, users[2].pk]
+    added = db_datetime(timezone.now())
+    insert_for_ids(Membership._meta.db_table, "user_id", picked, group_id=group.pk, added_at=added)
+    assert sorted(Membership.objects.values_list("user_id", flat=True)) == sorted(picked)
+
+
+def test_rows_for_an_unbroken_run_of_ids_get_every_id_of_the_run():
+    users = [User.objects.create_user(f"u{i}@x.example") for i in range(4)]
+    run = [u.pk for u in users]
+    assert run == list(range(run[0], run[0] + 4))  # a run, as reserve_ids returns
+    group = Group.objects.create(name="Run")
+    added = db_datetime(timezone.now())
+    insert_for_ids(Membership._meta.db_table, "user_id", run, group_id=group.pk, added_at=added)
+    assert sorted(Membership.objects.values_list("user_id", flat=True)) == run
+
+
+def test_a_lookup_matches_values_with_quotes_commas_braces_and_accents_exactly():
+    names = ['O\'Brien "Residents"', "North, South", "{braces}", "Écoles \\ back", "NULL"]
+    for name in names:
+        Group.objects.create(name=name)
+    Group.objects.create(name="Not asked for")
+    found = Group.objects.filter(name__in=values_subquery([*names, "absent"]))
+    assert sorted(found.values_list("name", flat=True)) == sorted(names)
