@@ -189,7 +189,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # the provider's tracking webhook (django-anymail), at /anymail/<esp>/tracking/. The
 # secret is the webhook's basic-auth "user:password"; empty turns the webhooks off (they
 # answer 404), since anymail itself would accept unauthenticated posts.
-ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "")}
+# Any other anymail setting comes from the environment the same way, ANYMAIL_<NAME> for
+# ANYMAIL["<NAME>"]: the signing key that Mailgun, MailerSend, Postal or Unisender Go
+# webhooks need, e.g. ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY.
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
+ANYMAIL["WEBHOOK_SECRET"] = env("ANYMAIL_WEBHOOK_SECRET", "")
 
 # Background work: django.tasks with the database backend; the worker is
 # `manage.py run_worker` (started by `make run`).
