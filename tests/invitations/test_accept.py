@@ -3,13 +3,12 @@ everything the invitation promised, once, and every token problem has its own an
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connections
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +27,7 @@ from portico.invitations.services.create import (
     parse_typed_emails,
 )
 from portico.projects.models import Project
+from tests.concurrency import at_once
 from tests.conftest import PASSWORD, make_user
 from tests.invitations.conftest import audit_verbs
 
@@ -445,32 +445,18 @@ def test_simultaneous_acceptances_of_one_token_give_one_account(admin):
     invitation = Invitation.objects.get(pk=result.invitation_ids[0])
     token = invitation.token
     threads_count = 20
-    barrier = threading.Barrier(threads_count)
-    outcomes: list[object] = []
-    lock = threading.Lock()
-
-    def attempt(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            user = invitation_accept(
-                token=token, first_name=f"Jane{n}", last_name="Doe", password=PASSWORD
+    outcomes = at_once(
+        *[
+            partial(
+                invitation_accept,
+                token=token,
+                first_name=f"Jane{n}",
+                last_name="Doe",
+                password=PASSWORD,
             )
-            outcome: object = user
-        except ApplicationError as error:
-            outcome = error.code
-        except Exception as error:  # reported by the assertion below
-            outcome = repr(error)
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == threads_count
+            for n in range(threads_count)
+        ]
+    )
     users = [o for o in outcomes if isinstance(o, User)]
     errors = [o for o in outcomes if not isinstance(o, User)]
     assert len(users) == 1, outcomes
@@ -492,26 +478,13 @@ def test_a_code_accepted_twice_at_once_with_different_addresses_gives_one_accoun
         allow_codes=True,
     )
     token = Invitation.objects.get(pk=result.invitation_ids[0]).token
-    barrier = threading.Barrier(8)
-    outcomes: list[object] = []
-
-    def attempt(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes.append(invitation_accept(token=token, email=f"p{n}@x.example", **FORM).email)
-        except ApplicationError as error:
-            outcomes.append(error.code)
-        except Exception as error:  # reported by the assertion below
-            outcomes.append(repr(error))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(o.endswith("@x.example") for o in outcomes) == [False] * 7 + [True], outcomes
+    outcomes = at_once(
+        *[
+            partial(invitation_accept, token=token, email=f"p{n}@x.example", **FORM)
+            for n in range(8)
+        ]
+    )
+    assert len([o for o in outcomes if isinstance(o, User)]) == 1, outcomes
     assert outcomes.count("invitation_already_accepted") == 7
     assert User.objects.exclude(pk=admin.pk).count() == 1
 

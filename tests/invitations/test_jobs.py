@@ -3,13 +3,11 @@ outbox that sends each email once, resend, delete, bulk operations, the audit tr
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -35,6 +33,7 @@ from portico.invitations.services.manage import (
     invitations_delete,
     invitations_resend,
 )
+from tests.concurrency import at_once
 from tests.conftest import PASSWORD
 from tests.invitations.conftest import audit_verbs, mail_to
 
@@ -203,24 +202,7 @@ def test_concurrent_reminder_sweeps_queue_each_reminder_once(admin):
         options=InviteOptions(),
     )
     Invitation.objects.filter(pk__in=result.invitation_ids).update(sent_at=timezone.now() - 4 * DAY)
-    sweeps = 6
-    barrier = threading.Barrier(sweeps)
-    counts: list[object] = []
-
-    def sweep() -> None:
-        try:
-            barrier.wait(timeout=30)
-            counts.append(invitations_send_due_reminders(now=timezone.now()))
-        except Exception as error:  # reported by the assertion below
-            counts.append(repr(error))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=sweep) for _ in range(sweeps)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    counts = at_once(*[lambda: invitations_send_due_reminders(now=timezone.now())] * 6)
     assert all(isinstance(c, int) for c in counts), counts
     assert sum(counts) == 30
     assert reminders() == 30
@@ -314,24 +296,7 @@ def test_concurrent_deliveries_send_each_message_once(admin):
     queue(admin, *[f"p{n}@x.example" for n in range(40)])
     mail.outbox.clear()  # anything the commit's own delivery sent is counted below
     InvitationMessage.objects.update(sent_at=None, claimed_until=None, attempts=0)
-    workers = 5
-    barrier = threading.Barrier(workers)
-    sent: list[object] = []
-
-    def deliver() -> None:
-        try:
-            barrier.wait(timeout=30)
-            sent.append(invitation_messages_deliver_due(now=timezone.now()))
-        except Exception as error:  # reported by the assertion below
-            sent.append(repr(error))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=deliver) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    sent = at_once(*[lambda: invitation_messages_deliver_due(now=timezone.now())] * 5)
     assert all(isinstance(n, int) for n in sent), sent
     assert sum(sent) == 40
     recipients = sorted(to for m in mail.outbox for to in m.to)
