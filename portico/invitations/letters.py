@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, NamedTuple
@@ -35,6 +35,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from portico.invitations.emails import invitation_link
 from portico.invitations.models import Invitation
+from portico.invitations.pdf_stream import StreamingCanvas
 
 # Up to this size the PDF stays in memory; beyond, it goes to a temporary file.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
@@ -315,33 +316,46 @@ def letters_filename(now: datetime | None = None) -> str:
     return f"letters-{timezone.localtime(now).strftime('%Y%m%d-%H%M')}.pdf"
 
 
-def render_letters(invitations: Iterable[Invitation], *, now: datetime, base_url: str) -> Letters:
-    """One A4 page per invitation, in iteration order, each drawn in the invitation's
-    language (``invitation.language``) with its token, dated ``now`` and with links on
-    ``base_url`` (``BASE_URL``: no trailing slash).
+def draw_letters(
+    invitations: Iterable[Invitation],
+    out: IO[bytes],
+    *,
+    now: datetime,
+    base_url: str,
+    on_page: Callable[[int], None] | None = None,
+) -> int:
+    """Write to ``out`` a PDF of one A4 page per invitation, in iteration order, each
+    drawn in the invitation's language (``invitation.language``) with its token, dated
+    ``now`` and with links on ``base_url`` (``BASE_URL``: no trailing slash). Returns
+    the number of pages.
 
-    Reads each invitation's fields only (no further query), so the caller may pass a
-    chunked queryset iterator. The PDF is written to a temporary file that stays in
-    memory up to :data:`SPOOL_MAX_BYTES`; reportlab keeps the pages in memory until it
-    writes them, so the caller bounds their number (``PORTICO_MAX_LETTERS``). The caller
-    closes the returned file (a ``FileResponse`` does). Selects nothing, audits nothing:
-    letters carry working tokens, so the caller records the print.
+    Each page is written to ``out`` as soon as it is drawn (see
+    :mod:`portico.invitations.pdf_stream`), so memory stays flat whatever the number of
+    letters; ``on_page(count)`` is called after each one (progress; an exception it
+    raises stops the drawing, leaving ``out`` incomplete). Reads each invitation's
+    fields only (no further query), so the caller may pass a chunked iterator. Selects
+    nothing, audits nothing: letters carry working tokens, so the caller records them.
     """
+    platform = printable(settings.PORTICO_PLATFORM_NAME)
+    pdf = StreamingCanvas(out, pagesize=A4, title=platform, created=timezone.localtime(now))
+    for invitation in invitations:
+        with translation.override(invitation.language):
+            _draw(pdf, _page(invitation, now=now, base_url=base_url))
+        pdf.showPage()
+        if on_page is not None:
+            on_page(pdf.page_count)
+    pdf.save()
+    return pdf.page_count
+
+
+def render_letters(invitations: Iterable[Invitation], *, now: datetime, base_url: str) -> Letters:
+    """The letters of :func:`draw_letters` in a temporary file that stays in memory up
+    to :data:`SPOOL_MAX_BYTES`, positioned at its start. The caller closes the returned
+    file (a ``FileResponse`` does)."""
     # Returned open: the caller (a FileResponse) closes it.
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115
     try:
-        platform = printable(settings.PORTICO_PLATFORM_NAME)
-        pdf = Canvas(file, pagesize=A4, pageCompression=1)
-        pdf.setTitle(platform)
-        pdf.setAuthor(platform)
-        pdf.setCreator(platform)
-        count = 0
-        for invitation in invitations:
-            with translation.override(invitation.language):
-                _draw(pdf, _page(invitation, now=now, base_url=base_url))
-            pdf.showPage()
-            count += 1
-        pdf.save()
+        count = draw_letters(invitations, file, now=now, base_url=base_url)
     except BaseException:
         file.close()
         raise

@@ -1,8 +1,9 @@
 """Reading the letters' PDF back in the tests, without a PDF library: the pages in
 order (from the page tree), the text each shows and the QR code each draws.
 
-Enough for what reportlab writes (objects in clear, content streams compressed with
-FlateDecode, by default after ASCII85), not a general PDF reader.
+Enough for what reportlab and portico.invitations.pdf_stream write (objects in clear,
+content streams compressed with FlateDecode, by default after ASCII85, a page tree of
+any depth), not a general PDF reader.
 """
 
 from __future__ import annotations
@@ -77,19 +78,28 @@ def _strings(content: str) -> list[str]:
     return found
 
 
+def _leaves(objects: dict[int, bytes], node: int) -> list[int]:
+    """The pages under the page tree's ``node``, in order (a tree of any depth)."""
+    body = objects[node]
+    if not re.search(rb"/Type /Pages\b", body):
+        return [node]
+    kids = re.search(rb"/Kids \[([^\]]*)\]", body).group(1)
+    return [leaf for kid in re.findall(rb"(\d+) 0 R", kids) for leaf in _leaves(objects, int(kid))]
+
+
 def pdf_pages(data: bytes) -> list[Page]:
-    """The pages of a PDF made by reportlab, in order."""
+    """The pages of a PDF made by reportlab or portico.invitations.pdf_stream, in order."""
     assert data.startswith(b"%PDF-"), data[:20]
     objects = {int(number): body for number, body in _OBJECT.findall(data)}
-    (tree,) = [body for body in objects.values() if re.search(rb"/Type /Pages\b", body)]
-    kids = re.search(rb"/Kids \[([^\]]*)\]", tree).group(1)
+    (catalog,) = [body for body in objects.values() if re.search(rb"/Type /Catalog\b", body)]
+    root = int(re.search(rb"/Pages (\d+) 0 R", catalog).group(1))
     fonts = {
         name.decode(): base.decode()
         for body in objects.values()
         for base, name in re.findall(rb"/BaseFont /([\w-]+).*?/Name /(F\d+)", body, re.DOTALL)
     }
     pages = []
-    for number in map(int, re.findall(rb"(\d+) 0 R", kids)):
+    for number in _leaves(objects, root):
         contents = int(re.search(rb"/Contents (\d+) 0 R", objects[number]).group(1))
         dictionary, data_ = _STREAM.match(objects[contents]).groups()
         content = _decode(dictionary, data_).decode("latin-1")
