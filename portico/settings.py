@@ -285,9 +285,14 @@ PORTICO_INVITATION_TTL = env("PORTICO_INVITATION_TTL", "30d")
 PORTICO_REMINDER_DELAY = env("PORTICO_REMINDER_DELAY", "3d")
 PORTICO_REMINDERS = env_bool("PORTICO_REMINDERS", True)
 PORTICO_MAX_INVITES = env_int("PORTICO_MAX_INVITES", 100_000)
-# Letters (PDF, one page per pending invitation) in one download. They are drawn in the
-# request, about 3 ms each (5,000 in about 15 s); larger selections print in parts.
-PORTICO_MAX_LETTERS = env_int("PORTICO_MAX_LETTERS", 5_000)
+# Letters (PDF, one page per pending invitation). A print is drawn by the worker, about
+# 3 ms a letter, in constant memory: at most PORTICO_MAX_LETTERS letters in one PDF (as
+# many as one import can hold). GET /api/v1/invitations/letters.pdf draws in the request,
+# so it prints at most PORTICO_MAX_LETTERS_IN_REQUEST at once (in parts beyond). The
+# worker deletes a print's PDF PORTICO_LETTERS_RETENTION after it was drawn.
+PORTICO_MAX_LETTERS = env_int("PORTICO_MAX_LETTERS", 100_000)
+PORTICO_MAX_LETTERS_IN_REQUEST = env_int("PORTICO_MAX_LETTERS_IN_REQUEST", 1_000)
+PORTICO_LETTERS_RETENTION = env("PORTICO_LETTERS_RETENTION", "7d")
 # The key that turns an invitation's stored nonce into its token. Changing it
 # invalidates every outstanding token; defaults to SECRET_KEY.
 PORTICO_TOKEN_KEY = env("PORTICO_TOKEN_KEY", "")

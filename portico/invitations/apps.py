@@ -13,7 +13,7 @@ class InvitationsConfig(AppConfig):
         from portico.accounts.services import SIGN_UP_GUARDS
         from portico.core.sweeps import register_sweep
         from portico.invitations.receivers import record_undelivered
-        from portico.invitations.services import imports, jobs, retention
+        from portico.invitations.services import imports, jobs, letters, retention
         from portico.invitations.services.guards import refuse_sign_up_of_invited_address
 
         if refuse_sign_up_of_invited_address not in SIGN_UP_GUARDS:
@@ -23,4 +23,6 @@ class InvitationsConfig(AppConfig):
         register_sweep("invitations.outbox", jobs.invitation_messages_deliver_due)
         register_sweep("invitations.import_files", retention.invitation_imports_forget_files)
         register_sweep("invitations.stalled_imports", imports.invitation_imports_resume_stalled)
+        register_sweep("invitations.letter_files", retention.letter_prints_forget_files)
+        register_sweep("invitations.stalled_letters", letters.letter_prints_resume_stalled)
         tracking.connect(record_undelivered, dispatch_uid="portico.invitations.undelivered")

@@ -298,3 +298,56 @@ class InvitationImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+
+class LetterPrint(models.Model):
+    """A print of letters: the admin's selection (a batch and/or invitation ids), drawn
+    by the worker into one PDF kept in the private file storage (never under a public
+    URL) until the retention sweep deletes it. Its counters are the progress bar.
+
+    ``attempts`` numbers the worker runs that claimed it: a run whose number is no
+    longer the latest (the print was queued again after a crash) stops and throws its
+    file away, so that only one run's PDF is ever kept."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        DRAWING = "drawing", _("Drawing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The selection. A batch is never deleted while a print names it: without it the
+    # selection would silently widen.
+    batch = models.ForeignKey(
+        InvitationBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="letter_prints",
+    )
+    ids = models.JSONField(null=True, blank=True, help_text="Invitation ids, sorted.")
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Letters to draw.")
+    drawn = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to="letters/", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Moves whenever the worker makes progress; a stalled print is queued again.
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(batch__isnull=False) | Q(ids__isnull=False),
+                name="invitations_letter_print_selects",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("letters #%(number)s") % {"number": self.pk}

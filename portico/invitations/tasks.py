@@ -42,3 +42,11 @@ def store_invitation_import(import_id: int) -> str:
     from portico.invitations.services.imports import invitation_import_store
 
     return _run_import_step(invitation_import_store, import_id)
+
+
+@task()
+def draw_letter_print(print_id: int) -> str:
+    """Draw a print's letters into its PDF; a failure is recorded on the print."""
+    from portico.invitations.services.letters import letter_print_draw
+
+    return letter_print_draw(print_id=print_id, now=timezone.now()).status

@@ -47,7 +47,7 @@ urlpatterns = [
     path("invitations/imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
     path("invitations/imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
     path("invitations/imports/<int:pk>/errors.xlsx", imports.import_errors, name="import-errors"),
-    path("invitations/imports/<int:pk>/letters.pdf", letters.import_letters, name="import-letters"),
+    path("invitations/imports/<int:pk>/letters/", letters.import_letters, name="import-letters"),
     path(
         "invitations/<int:pk>/resend/", invitations.invitation_resend_view, name="invitation-resend"
     ),
@@ -62,6 +62,18 @@ urlpatterns = [
     path("invitations/resend/", invitations.invitations_resend_view, name="invitations-resend"),
     path("invitations/delete/", invitations.invitations_delete_view, name="invitations-delete"),
     path("invitations/letters/", letters.invitations_letters_view, name="invitations-letters"),
+    path("invitations/prints/", letters.letter_print_list, name="letter-prints"),
+    path("invitations/prints/<int:pk>/", letters.letter_print_detail, name="letter-print"),
+    path(
+        "invitations/prints/<int:pk>/progress/",
+        letters.letter_print_progress,
+        name="letter-print-progress",
+    ),
+    path(
+        "invitations/prints/<int:pk>/letters.pdf",
+        letters.letter_print_download_view,
+        name="letter-print-download",
+    ),
     path("api-tokens/", tokens.token_list, name="api-tokens"),
     path("api-tokens/new/", tokens.token_create_view, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="api-token-revoke"),

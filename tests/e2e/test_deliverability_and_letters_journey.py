@@ -1,6 +1,7 @@
 """Two admin journeys in a real browser: finding the invitation the mail server refused,
 fixing its address and seeing the email arrive with a new link that the invitee uses;
-and printing the letters of a codes import as a PDF."""
+and printing the letters of a codes import: the print is queued, its page follows the
+worker's progress until the Download button appears, and the download is audited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from portico.invitations.models import Invitation, InvitationImport
+from portico.invitations.models import Invitation, InvitationImport, LetterPrint
 from portico.invitations.services.create import (
     InviteOptions,
     invitation_create_batch,
@@ -23,6 +24,7 @@ from portico.invitations.services.imports import (
     invitation_import_start,
     invitation_import_store,
 )
+from portico.invitations.services.letters import letter_print_draw
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import nav, sign_in
 from tests.invitations.pdf import pdf_pages
@@ -85,7 +87,7 @@ def test_an_admin_fixes_a_refused_address_and_the_invitee_gets_in(
     expect(invitee.get_by_test_id("current-user")).to_have_text("Sam Jones")
 
 
-def test_an_admin_prints_the_letters_of_a_codes_import(page: Page, live_server):
+def test_an_admin_prints_the_letters_of_a_codes_import(page: Page, live_server, settings):
     base = live_server.url
     admin = make_user(ADMIN_EMAIL, is_admin=True, first_name="Dee", last_name="Desk")
     rows = "email,first_name,last_name,language\n,Zoë,Façade,nl-BE\n,,,fr-BE\n,Ann,Ash,\n"
@@ -99,16 +101,36 @@ def test_an_admin_prints_the_letters_of_a_codes_import(page: Page, live_server):
     invitation_import_confirm(actor=admin, import_id=invitation_import.pk)
     invitation_import_store(import_id=invitation_import.pk, now=timezone.now())
     codes = [i.token_display for i in Invitation.objects.order_by("id")]
+    # From here on queued tasks wait for the worker, played below by the test itself.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
 
     sign_in(page, base, email=ADMIN_EMAIL, password=PASSWORD)
     page.goto(f"{base}/manage/invitations/imports/{invitation_import.pk}/")
     expect(page.get_by_test_id("import-status")).to_have_text("Done")
+    page.get_by_test_id("print-letters").click()
+
+    # The print's page: queued, nothing drawn yet, no download.
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"Letters #\d+"))
+    expect(page.get_by_test_id("letter-print-status")).to_have_text("Queued")
+    expect(page.get_by_test_id("letters-total")).to_have_text("3")
+    expect(page.get_by_test_id("download-letters")).to_have_count(0)
+
+    # The worker draws it; the page, polling, shows the end and the Download button.
+    letter_print_draw(print_id=LetterPrint.objects.get().pk, now=timezone.now())
+    expect(page.get_by_test_id("letter-print-status")).to_have_text("Done")
+    expect(page.get_by_test_id("letters-drawn")).to_have_text("3")
     with page.expect_download() as download_info:
-        page.get_by_test_id("print-letters").click()
+        page.get_by_test_id("download-letters").click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".pdf")
+    assert re.fullmatch(r"letters-\d{8}-\d{4}\.pdf", download.suggested_filename)
 
     with open(download.path(), "rb") as pdf:
         pages = pdf_pages(pdf.read())
     assert len(pages) == 3
     assert [next(s for s in p.strings if s in codes) for p in pages] == codes
+
+    # The download is in the audit log, with who downloaded.
+    nav(page, "Audit log")
+    entry = page.get_by_test_id("audit-row").filter(has_text="invitation.letters_downloaded")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text(ADMIN_EMAIL)

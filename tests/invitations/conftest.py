@@ -100,3 +100,21 @@ def audit_verbs(invitation: Invitation) -> list[str]:
         .order_by("id")
         .values_list("verb", flat=True)
     )
+
+
+@pytest.fixture
+def codes(admin, django_capture_on_commit_callbacks):
+    """``codes(("Zoë", "Façade", "nl-BE"), ...)``: one batch of registration codes (no
+    address), one per (first name, last name, language), as a codes import stores them."""
+
+    def create(*people: tuple[str, str, str | None]) -> BatchResult:
+        rows = [
+            InviteRow(position=n, email=None, first_name=first, last_name=last, language=lang)
+            for n, (first, last, lang) in enumerate(people, start=2)
+        ]
+        with django_capture_on_commit_callbacks(execute=True):
+            return invitation_create_batch(
+                actor=admin, rows=rows, options=InviteOptions(), where="row", allow_codes=True
+            )
+
+    return create

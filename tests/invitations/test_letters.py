@@ -1,7 +1,8 @@
-"""Printable letters: one A4 page per pending invitation of a batch or a selection, each
-in the invitation's language, with its code, the address to type it at, a QR code of
-its own link and its expiry date; accepted and expired invitations skipped; a limit;
-stable errors; every print in the audit log.
+"""Printable letters, as drawn in the request (the worker's prints draw the same pages:
+see test_letter_prints.py): one A4 page per pending invitation of a batch or a
+selection, each in the invitation's language, with its code, the address to type it
+at, a QR code of its own link and its expiry date; accepted and expired invitations
+skipped; a limit; stable errors; every print in the audit log.
 
 The PDFs are read back with tests.invitations.pdf (pages, text, the QR code drawn)."""
 
@@ -23,13 +24,7 @@ from portico.invitations.emails import invitation_link
 from portico.invitations.letters import printable
 from portico.invitations.models import Invitation
 from portico.invitations.services.accept import invitation_accept
-from portico.invitations.services.create import (
-    BatchResult,
-    InviteOptions,
-    InviteRow,
-    invitation_create_batch,
-)
-from portico.invitations.services.letters import invitation_letters_print
+from portico.invitations.services.letters_in_request import invitation_letters_print
 from tests.conftest import PASSWORD
 from tests.invitations.pdf import Page, pdf_pages
 
@@ -43,24 +38,6 @@ INVITE_ADDRESS = "http://testserver/invite/"
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield NOW
-
-
-@pytest.fixture
-def codes(admin, django_capture_on_commit_callbacks):
-    """``codes(("Zoë", "Façade", "nl-BE"), ...)``: one batch of registration codes (no
-    address), one per (first name, last name, language), as a codes import stores them."""
-
-    def create(*people: tuple[str, str, str | None]) -> BatchResult:
-        rows = [
-            InviteRow(position=n, email=None, first_name=first, last_name=last, language=lang)
-            for n, (first, last, lang) in enumerate(people, start=2)
-        ]
-        with django_capture_on_commit_callbacks(execute=True):
-            return invitation_create_batch(
-                actor=admin, rows=rows, options=InviteOptions(), where="row", allow_codes=True
-            )
-
-    return create
 
 
 def printed(admin, **selection) -> list[Page]:
@@ -242,7 +219,7 @@ def test_a_batch_whose_invitations_were_all_used_is_no_letters(admin, codes):
 
 
 def test_more_letters_than_the_limit_is_too_many_letters(admin, codes, settings):
-    settings.PORTICO_MAX_LETTERS = 2
+    settings.PORTICO_MAX_LETTERS_IN_REQUEST = 2
     batch = codes(("", "", "en"), ("", "", "en"), ("", "", "en"))
     ids = list(Invitation.objects.filter(batch=batch.batch).values_list("pk", flat=True))
 
@@ -259,7 +236,7 @@ def test_more_letters_than_the_limit_is_too_many_letters(admin, codes, settings)
 
 
 def test_the_limit_counts_printable_letters_of_a_batch(admin, codes, settings):
-    settings.PORTICO_MAX_LETTERS = 2
+    settings.PORTICO_MAX_LETTERS_IN_REQUEST = 2
     batch = codes(("", "", "en"), ("", "", "en"), ("", "", "en"))
     Invitation.objects.filter(pk=batch.invitation_ids[0]).update(status=Invitation.Status.EXPIRED)
 

@@ -1,6 +1,7 @@
 """Uploaded spreadsheets are kept PORTICO_IMPORT_RETENTION (7 days) once their import is
 over (done, invalid or failed), then deleted by the worker's sweep; an import still in
-progress keeps its file whatever its age."""
+progress keeps its file whatever its age. The PDF of a print of letters is kept
+PORTICO_LETTERS_RETENTION (7 days) after it was drawn, then deleted by a sweep too."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import time_machine
 
 import portico.settings
 from portico.core import sweeps
-from portico.invitations.models import InvitationImport
-from portico.invitations.services.retention import invitation_imports_forget_files
+from portico.invitations.models import InvitationImport, LetterPrint
+from portico.invitations.services.letters import letter_print_start
+from portico.invitations.services.retention import (
+    invitation_imports_forget_files,
+    letter_prints_forget_files,
+)
 from tests.invitations.sheet_files import (
     API,
     HEADER,
@@ -143,13 +148,72 @@ def test_the_worker_runs_the_retention_sweep():
     assert sweeps.SWEEPS["invitations.import_files"] is invitation_imports_forget_files
 
 
+@pytest.mark.parametrize("setting", ["PORTICO_IMPORT_RETENTION", "PORTICO_LETTERS_RETENTION"])
 @pytest.mark.parametrize(("environ", "retention"), [(None, "7d"), ("48h", "48h")])
-def test_the_retention_is_read_from_the_environment(monkeypatch, environ, retention):
+def test_the_retention_is_read_from_the_environment(monkeypatch, setting, environ, retention):
     if environ is None:
-        monkeypatch.delenv("PORTICO_IMPORT_RETENTION", raising=False)
+        monkeypatch.delenv(setting, raising=False)
     else:
-        monkeypatch.setenv("PORTICO_IMPORT_RETENTION", environ)
+        monkeypatch.setenv(setting, environ)
 
     configured = runpy.run_path(portico.settings.__file__)
 
-    assert configured["PORTICO_IMPORT_RETENTION"] == retention
+    assert configured[setting] == retention
+
+
+# --- Printed letters ---------------------------------------------------------------------
+
+
+def _drawn_at(admin, moment: datetime, make_code, capture) -> LetterPrint:
+    """A print of one code, drawn at ``moment`` (the worker runs it after commit)."""
+    code = make_code()
+    with time_machine.travel(moment, tick=False), capture(execute=True):
+        letter_print = letter_print_start(actor=admin, ids=[code.pk])
+    letter_print.refresh_from_db()
+    assert letter_print.status == "done"
+    return letter_print
+
+
+def test_a_prints_pdf_is_deleted_a_week_after_it_was_drawn(
+    admin, make_code, django_capture_on_commit_callbacks
+):
+    letter_print = _drawn_at(admin, UPLOADED_AT, make_code, django_capture_on_commit_callbacks)
+    path = Path(letter_print.file.path)
+    assert path.is_file()
+
+    assert letter_prints_forget_files(now=UPLOADED_AT + timedelta(days=6, hours=23)) == 0
+    assert path.is_file()
+    assert letter_prints_forget_files(now=WEEK_LATER) == 1
+
+    assert not path.exists()
+    kept = LetterPrint.objects.get(pk=letter_print.pk)
+    assert (kept.file.name, kept.status, kept.drawn) == ("", "done", 1)  # its figures stay
+    assert letter_prints_forget_files(now=WEEK_LATER + timedelta(days=1)) == 0
+
+
+def test_the_letters_retention_is_the_setting(
+    admin, make_code, settings, django_capture_on_commit_callbacks
+):
+    settings.PORTICO_LETTERS_RETENTION = "2h"
+    letter_print = _drawn_at(admin, UPLOADED_AT, make_code, django_capture_on_commit_callbacks)
+
+    assert letter_prints_forget_files(now=UPLOADED_AT + timedelta(hours=1)) == 0
+    assert letter_prints_forget_files(now=UPLOADED_AT + timedelta(hours=2, seconds=1)) == 1
+    assert not Path(letter_print.file.path).exists()
+
+
+def test_a_print_still_drawing_has_nothing_to_delete(
+    admin, make_code, django_capture_on_commit_callbacks
+):
+    code = make_code()
+    with (
+        time_machine.travel(UPLOADED_AT, tick=False),
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        letter_print_start(actor=admin, ids=[code.pk])
+
+    assert letter_prints_forget_files(now=UPLOADED_AT + timedelta(days=365)) == 0
+
+
+def test_the_worker_runs_the_letters_retention_sweep():
+    assert sweeps.SWEEPS["invitations.letter_files"] is letter_prints_forget_files

@@ -13,14 +13,14 @@ from django.views.decorators.http import require_POST
 from portico.core.errors import ApplicationError
 from portico.core.permissions import admin_required
 from portico.invitations.exports import error_sheet_rows, export_response, template_response
-from portico.invitations.models import InvitationImport
+from portico.invitations.models import InvitationImport, LetterPrint
 from portico.invitations.services.imports import (
     invitation_import_confirm,
     invitation_import_preview,
     invitation_import_progress,
     invitation_import_start,
 )
-from portico.invitations.services.letters import letter_parts
+from portico.invitations.services.letters import invitations_for_letters
 from portico.invitations.services.planning import InviteOptions
 from portico.invitations.workbooks import xlsx_file
 from portico.web.forms import CodesForm, ImportForm
@@ -82,9 +82,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rows.object_list = invitation_import_preview(
         invitation_import, offset=max(0, rows.start_index() - 1), limit=50
     )
-    parts = []
+    has_letters, letter_prints = False, []
     if invitation_import.status == InvitationImport.Status.DONE and invitation_import.batch_id:
-        parts = letter_parts(batch_id=invitation_import.batch_id, now=timezone.now())
+        batch_id = invitation_import.batch_id
+        has_letters = invitations_for_letters(batch_id=batch_id, now=timezone.now()).exists()
+        letter_prints = LetterPrint.objects.filter(batch_id=batch_id)[:5]
     return render(
         request,
         "web/import_detail.html",
@@ -95,7 +97,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "progress": invitation_import_progress(invitation_import),
             "errors": invitation_import.errors[:500],
             "more_errors": max(0, len(invitation_import.errors) - 500),
-            "letter_parts": parts,
+            "has_letters": has_letters,
+            "letter_prints": letter_prints,
         },
     )
 
