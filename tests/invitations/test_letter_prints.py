@@ -255,6 +255,52 @@ def test_a_print_whose_worker_stopped_is_queued_again_and_drawn_from_the_start(
     assert default_storage.listdir("letters")[1] == [f"{done.pk}-2.pdf"]  # the stray is gone
 
 
+def stopped_after_storing(admin, invitations, django_capture_on_commit_callbacks):
+    """A print whose first run stored its PDF (the letters' working codes) and died
+    before recording it; the worker has not drawn it again yet."""
+    with django_capture_on_commit_callbacks(execute=False):
+        letter_print = letter_print_start(actor=admin, batch_id=invitations[0].batch_id)
+    LetterPrint.objects.filter(pk=letter_print.pk).update(
+        status=LetterPrint.Status.DRAWING, attempts=1, drawn=2, heartbeat_at=timezone.now()
+    )
+    default_storage.save(f"letters/{letter_print.pk}-1.pdf", ContentFile(b"%PDF-1.4 codes"))
+    return letter_print
+
+
+def test_a_print_drawn_again_that_finds_nothing_left_keeps_no_earlier_pdf(
+    admin, pending, django_capture_on_commit_callbacks
+):
+    invitations = pending("en", "en")
+    letter_print = stopped_after_storing(admin, invitations, django_capture_on_commit_callbacks)
+    for n, invitation in enumerate(invitations):
+        accept(invitation, f"person{n}@x.example")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert letter_prints_resume_stalled(now=timezone.now() + timedelta(minutes=6)) == 1
+
+    failed = LetterPrint.objects.get(pk=letter_print.pk)
+    assert (failed.status, failed.attempts, failed.file.name) == ("failed", 2, "")
+    # The retention sweep only knows the print's own file: nothing else may stay behind.
+    assert default_storage.listdir("letters")[1] == []
+
+
+def test_a_print_drawn_again_that_breaks_keeps_no_earlier_pdf(
+    admin, pending, settings, django_capture_on_commit_callbacks
+):
+    invitations = pending("en", "en")
+    letter_print = stopped_after_storing(admin, invitations, django_capture_on_commit_callbacks)
+    settings.BASE_URL = None  # misconfigured: the second run cannot draw a page
+    later = timezone.now() + timedelta(minutes=6)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the task fails, and says why
+        assert letter_prints_resume_stalled(now=later) == 1
+
+    failed = LetterPrint.objects.get(pk=letter_print.pk)
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert failed.failure.startswith("TypeError: ")
+    assert default_storage.listdir("letters")[1] == []
+
+
 def test_a_print_queued_but_never_picked_up_is_queued_again(
     admin, pending, django_capture_on_commit_callbacks
 ):

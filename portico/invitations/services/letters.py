@@ -23,6 +23,7 @@ Two ways to print:
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -227,7 +228,8 @@ def letter_print_draw(*, print_id: int, now: datetime) -> LetterPrint:
 
     Idempotent: a print that is not queued (done, failed, or being drawn) is returned
     as it is. A run overtaken by a newer one (see :func:`letter_prints_resume_stalled`)
-    stops and deletes its file. When nothing is pending any more the print fails with
+    stops and deletes its file; the run that finishes the print, done or failed, deletes
+    whatever earlier runs stored. When nothing is pending any more the print fails with
     the ``no_letters`` message; when drawing breaks it fails with the error's name and
     the error is raised again (the task is marked failed and the error logged)."""
     attempt = _claim(print_id)
@@ -239,17 +241,22 @@ def letter_print_draw(*, print_id: int, now: datetime) -> LetterPrint:
     except _Overtaken:
         return LetterPrint.objects.get(pk=print_id)
     except Exception as error:
-        _mine(print_id, attempt).update(
+        if _mine(print_id, attempt).update(
             status=LetterPrint.Status.FAILED,
             failure=f"{error.__class__.__name__}: {error}"[:1000],
             finished_at=now,
-        )
+        ):
+            # Best effort: the error that stopped this run is the one to raise, even when
+            # the storage is what broke.
+            with contextlib.suppress(OSError):
+                _delete_earlier_files(print_id, attempt)
         raise
     storage = LetterPrint._meta.get_field("file").storage
     if stored is None:
-        _mine(print_id, attempt).update(
+        if _mine(print_id, attempt).update(
             status=LetterPrint.Status.FAILED, failure=no_letters_error().message, finished_at=now
-        )
+        ):
+            _delete_earlier_files(print_id, attempt)
     elif not _mine(print_id, attempt).update(
         status=LetterPrint.Status.DONE,
         file=stored[0],
@@ -260,9 +267,18 @@ def letter_print_draw(*, print_id: int, now: datetime) -> LetterPrint:
     ):
         storage.delete(stored[0])  # overtaken at the last moment: the newer run's file counts
     else:
-        for earlier in range(1, attempt):  # left by runs that stopped after storing
-            storage.delete(_file_name(print_id, earlier))
+        _delete_earlier_files(print_id, attempt)
     return LetterPrint.objects.get(pk=print_id)
+
+
+def _delete_earlier_files(print_id: int, attempt: int) -> None:
+    """Delete what earlier runs of the print may have left (they stopped after storing
+    their PDF, or while storing it), once run ``attempt`` has finished the print, done
+    or failed. The retention sweep only knows the print's own file: a PDF left here
+    would keep working codes forever."""
+    storage = LetterPrint._meta.get_field("file").storage
+    for earlier in range(1, attempt):
+        storage.delete(_file_name(print_id, earlier))
 
 
 def _draw_and_store(
