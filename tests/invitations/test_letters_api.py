@@ -151,6 +151,25 @@ def test_a_print_of_ids_counts_the_ids_it_names(admin_client, codes_import):
     assert [code_on(p) for p in pages] == [first.token_display, third.token_display]
 
 
+def test_ids_no_invitation_can_have_select_nothing(admin_client, codes_import):
+    first, *_rest = codes_of(codes_import)
+    beyond = [2**70, -(2**70)]  # past what a database id holds, either way
+
+    accepted = start(admin_client, ids=[*beyond, first.pk])
+
+    assert (accepted["total"], accepted["ids_count"]) == (1, 1)
+    assert [code_on(p) for p in pdf_of(admin_client.get(f"{PRINTS}/{accepted['id']}.pdf"))] == [
+        first.token_display
+    ]
+    response = admin_client.post(PRINTS, {"ids": beyond}, content_type="application/json")
+    assert [e["code"] for e in errors_of(response, 422)] == ["no_letters"]
+    pages = pdf_of(admin_client.get(LETTERS, {"ids": [*beyond, first.pk]}))
+    assert [code_on(p) for p in pages] == [first.token_display]
+    assert [e["code"] for e in errors_of(admin_client.get(LETTERS, {"ids": beyond}), 422)] == [
+        "no_letters"
+    ]
+
+
 def test_starting_a_print_answers_errors_with_stable_codes(admin_client, codes_import, settings):
     first, *_rest = codes_of(codes_import)
     accept(first, "zoe@x.example")

@@ -164,6 +164,20 @@ def test_the_list_prints_the_selected_invitations(admin_client, codes_import):
     assert [code_on(p) for p in pages] == [first.token_display, second.token_display]
 
 
+def test_the_list_ignores_what_cannot_be_an_invitations_id(admin_client, codes_import):
+    first, *_rest = codes_of(codes_import)
+    # A superscript digit (a digit to str.isdigit, not to int), a number past what a
+    # database id holds, a negative number.
+    ids = ["²", "9" * 30, "-3", str(first.pk)]
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = admin_client.post(reverse("web:invitations-letters"), {"ids": ids})
+
+    letter_print = the_print()
+    assert response["Location"] == reverse("web:letter-print", kwargs={"pk": letter_print.pk})
+    assert (letter_print.ids, letter_print.total) == ([first.pk], 1)
+
+
 def test_printing_nothing_printable_from_the_list_says_so_on_the_list(admin_client, codes_import):
     first, *_rest = codes_of(codes_import)
     accept(first, "zoe@x.example")

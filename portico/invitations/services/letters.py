@@ -31,7 +31,7 @@ from typing import IO, NamedTuple
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,7 +69,9 @@ def invitations_for_letters(
 
 
 def checked_selection(*, batch_id: int | None, ids: Iterable[int] | None) -> list[int] | None:
-    """The ids, sorted and once each; ``invalid`` (422) without a batch or ids,
+    """The ids, sorted and once each, without those no invitation can have (beyond the
+    range of the database's ids: they select nothing, as unknown ids do, and some
+    databases refuse them in a query); ``invalid`` (422) without a batch or ids,
     ``not_found`` (404) for an unknown batch."""
     if batch_id is None and ids is None:
         raise ApplicationError(
@@ -77,7 +79,10 @@ def checked_selection(*, batch_id: int | None, ids: Iterable[int] | None) -> lis
         )
     if batch_id is not None and not InvitationBatch.objects.filter(pk=batch_id).exists():
         raise NotFound(_("No such batch."), batch=batch_id)
-    return sorted(set(ids)) if ids is not None else None
+    if ids is None:
+        return None
+    low, high = connection.ops.integer_field_range(Invitation._meta.pk.get_internal_type())
+    return sorted({pk for pk in ids if low <= pk <= high})
 
 
 def no_letters_error() -> ApplicationError:

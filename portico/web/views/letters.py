@@ -49,7 +49,8 @@ def import_letters(request: HttpRequest, pk: int) -> HttpResponse:
 def invitations_letters_view(request: HttpRequest) -> HttpResponse:
     """All invitations → select → "Print letters": queue a print of the selected pending
     invitations (accepted and expired ones are skipped), then show its progress."""
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdecimal()]
     try:
         letter_print = letter_print_start(actor=request.user, ids=ids)
     except ApplicationError as error:
