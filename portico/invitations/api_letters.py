@@ -25,6 +25,7 @@ from portico.invitations.services.letters import (
     letter_print_available_until,
     letter_print_download,
     letter_print_start,
+    letter_prints_shown,
 )
 from portico.invitations.services.letters_in_request import invitation_letters_print
 
@@ -68,6 +69,7 @@ class LetterPrintOut(Schema):
 
 
 def _print_out(letter_print: LetterPrint) -> dict:
+    """A print of :func:`letter_prints_shown` as the API shows it."""
     ready = letter_print.status == LetterPrint.Status.DONE and bool(letter_print.file)
     return {
         "id": letter_print.pk,
@@ -75,7 +77,7 @@ def _print_out(letter_print: LetterPrint) -> dict:
         "total": letter_print.total,
         "drawn": letter_print.drawn,
         "batch": letter_print.batch_id,
-        "ids_count": len(letter_print.ids) if letter_print.ids is not None else None,
+        "ids_count": letter_print.ids_count,
         "created_at": letter_print.created_at,
         "finished_at": letter_print.finished_at,
         "failure": letter_print.failure,
@@ -104,15 +106,15 @@ def start_letter_print(request: HttpRequest, payload: LetterPrintIn):
     letter_print = letter_print_start(
         actor=require_admin(request), batch_id=payload.batch, ids=payload.ids
     )
-    letter_print.refresh_from_db()  # drawn already when tasks run inline
-    return Status(202, _print_out(letter_print))
+    # Read again: drawn already when tasks run inline.
+    return Status(202, _print_out(letter_prints_shown().get(pk=letter_print.pk)))
 
 
 @router.get("/letters", response=list[LetterPrintOut], summary="Recent prints of letters")
 def list_letter_prints(request: HttpRequest, limit: int = 50):
     """The most recent prints first, every admin's (at most `limit`, up to 200)."""
     require_admin(request)
-    prints = LetterPrint.objects.all()[: max(0, min(limit, 200))]
+    prints = letter_prints_shown()[: max(0, min(limit, 200))]
     return [_print_out(p) for p in prints]
 
 
@@ -121,7 +123,7 @@ def get_letter_print(request: HttpRequest, print_id: int):
     """`drawn` of `total` letters; once `done`, the `download_url` of the PDF, until
     `available_until`. Error: `not_found` 404."""
     require_admin(request)
-    letter_print = LetterPrint.objects.filter(pk=print_id).first()
+    letter_print = letter_prints_shown().filter(pk=print_id).first()
     if letter_print is None:
         raise NotFound(id=print_id)
     return _print_out(letter_print)

@@ -5,6 +5,8 @@ stable codes, 403 for everyone but admins, 401 without credentials."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client, TestCase
@@ -220,6 +222,30 @@ def test_the_recent_prints_are_listed_newest_first(admin_client, codes_import):
 
     assert [p["id"] for p in listed] == [newer["id"], older["id"]]
     assert [p["id"] for p in admin_client.get(PRINTS, {"limit": 1}).json()] == [newer["id"]]
+
+
+def test_the_prints_are_listed_without_reading_the_ids_they_select(admin, admin_client):
+    # A print of ids keeps them all, up to PORTICO_MAX_LETTERS (100,000): about 4 MB in
+    # memory once read, 800 MB for the 200 prints a list may hold. It says how many.
+    ids = list(range(1, 100_001))
+    prints = LetterPrint.objects.bulk_create(
+        [LetterPrint(actor=admin, ids=ids, total=0, status="failed") for _ in range(10)]
+    )
+
+    for url in (PRINTS, f"{PRINTS}/{prints[0].pk}"):
+        admin_client.get(url)  # a process's first request builds the API's schemas
+        tracemalloc.start()
+        try:
+            response = admin_client.get(url)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+        assert response.status_code == 200
+        assert peak < 2_000_000, (url, peak)
+    listed = admin_client.get(PRINTS).json()
+    assert [p["ids_count"] for p in listed] == [100_000] * 10
+    assert admin_client.get(f"{PRINTS}/{prints[0].pk}").json()["ids_count"] == 100_000
 
 
 def test_only_admins_use_prints_through_the_api(

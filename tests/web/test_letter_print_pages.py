@@ -7,6 +7,7 @@ admins; CSRF on every form."""
 from __future__ import annotations
 
 import re
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -228,6 +229,39 @@ def test_the_recent_prints_are_listed_with_what_they_print(admin_client, codes_i
         'href="/manage/invitations/prints/"'
         in admin_client.get(reverse("web:invitations")).content.decode()
     )  # the tab
+
+
+def peak_memory_of(call) -> tuple[object, int]:
+    """What ``call()`` returns, and the most memory it held at once (bytes)."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_pages_of_prints_do_not_read_the_ids_they_select(admin, admin_client):
+    # A print of ids keeps them all, up to PORTICO_MAX_LETTERS (100,000): about 4 MB in
+    # memory once read. The pages show how many there are, never the ids themselves.
+    ids = list(range(1, 100_001))
+    prints = LetterPrint.objects.bulk_create(
+        [LetterPrint(actor=admin, ids=ids, total=0, status="failed") for _ in range(10)]
+    )
+    pages = [
+        reverse("web:letter-prints"),
+        reverse("web:letter-print", kwargs={"pk": prints[0].pk}),
+        reverse("web:letter-print-progress", kwargs={"pk": prints[0].pk}),  # every second
+    ]
+
+    for url in pages:
+        admin_client.get(url)  # a process's first request loads what later ones reuse
+        response, peak = peak_memory_of(lambda url=url: admin_client.get(url))
+
+        assert response.status_code == 200
+        assert peak < 2_000_000, (url, peak)
+    listed = admin_client.get(pages[0]).content.decode()
+    assert listed.count("100000 selected invitations") == 10
+    assert "100000 selected invitations" in admin_client.get(pages[1]).content.decode()
 
 
 def test_a_deleted_pdf_is_no_longer_offered(admin_client, codes_import):

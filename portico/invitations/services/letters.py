@@ -32,7 +32,7 @@ from typing import IO, NamedTuple
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Func, IntegerField, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -340,6 +340,27 @@ def letter_prints_resume_stalled(*, now: datetime) -> int:
                 transaction.on_commit(lambda pk=pk: draw_letter_print.enqueue(pk))
                 queued += 1
     return queued
+
+
+class _JSONArrayLength(Func):
+    """The length of a JSON array column, counted by the database (NULL for NULL)."""
+
+    function = "JSON_ARRAY_LENGTH"
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra_context)
+
+    def as_mysql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSON_LENGTH", **extra_context)
+
+
+def letter_prints_shown() -> QuerySet[LetterPrint]:
+    """Prints as pages and the API show them, most recent first: with ``ids_count``, how
+    many ids the selection names (None for a batch alone), but without the ids
+    themselves. A print keeps up to ``PORTICO_MAX_LETTERS`` of them, about 4 MB once
+    read: a list of prints, or a page polled every second, would read them all."""
+    return LetterPrint.objects.defer("ids").annotate(ids_count=_JSONArrayLength("ids"))
 
 
 def letter_print_available_until(letter_print: LetterPrint) -> datetime | None:

@@ -21,6 +21,7 @@ from portico.invitations.services.letters import (
     letter_print_available_until,
     letter_print_download,
     letter_print_start,
+    letter_prints_shown,
 )
 
 
@@ -87,7 +88,7 @@ def _progress_context(letter_print: LetterPrint) -> dict:
 def letter_print_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A print's page: what it prints, its progress and, once drawn, the Download
     button."""
-    letter_print = get_object_or_404(LetterPrint.objects.select_related("actor"), pk=pk)
+    letter_print = get_object_or_404(letter_prints_shown().select_related("actor"), pk=pk)
     (letter_print,) = _with_sources([letter_print])
     return render(request, "web/letter_print.html", _progress_context(letter_print))
 
@@ -96,7 +97,7 @@ def letter_print_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def letter_print_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress bar, polled by the page every second while the print is queued or
     drawing; once done it carries the Download button."""
-    letter_print = get_object_or_404(LetterPrint, pk=pk)
+    letter_print = get_object_or_404(letter_prints_shown(), pk=pk)
     return render(request, "web/_letter_print_progress.html", _progress_context(letter_print))
 
 
@@ -121,7 +122,7 @@ def letter_print_download_view(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def letter_print_list(request: HttpRequest) -> HttpResponse:
     """Invitations → Printed letters: every admin's prints, the most recent first."""
-    page = Paginator(LetterPrint.objects.select_related("actor"), 50).get_page(
+    page = Paginator(letter_prints_shown().select_related("actor"), 50).get_page(
         request.GET.get("page")
     )
     page.object_list = _with_sources(list(page.object_list))
