@@ -16,6 +16,7 @@ import pytest
 import segno
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.utils import timezone, translation
 
 from portico.core.errors import ApplicationError
@@ -241,6 +242,47 @@ def test_the_limit_counts_printable_letters_of_a_batch(admin, codes, settings):
     Invitation.objects.filter(pk=batch.invitation_ids[0]).update(status=Invitation.Status.EXPIRED)
 
     assert len(printed(admin, batch_id=batch.batch.pk)) == 2
+
+
+@pytest.mark.parametrize(
+    ("part", "first_used"),
+    [
+        (2, 1),  # the part no longer has a letter before it
+        (2, 2),  # it has one, but none after it
+        (None, 0),  # the whole batch
+    ],
+)
+def test_letters_used_while_they_were_counted_are_no_letters(
+    admin, codes, settings, part, first_used
+):
+    settings.PORTICO_MAX_LETTERS_IN_REQUEST = 2 if part else 3
+    batch = codes(("", "", "en"), ("", "", "en"), ("", "", "en"))
+    invitations = list(Invitation.objects.filter(batch=batch.batch).order_by("id"))
+    used = []
+
+    def invitees_sign_up_right_after_the_count(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not used and sql.startswith("SELECT COUNT(*)"):
+            used.append(None)  # once: the acceptances' own queries come through here too
+            for n, invitation in enumerate(invitations[first_used:]):
+                invitation_accept(
+                    token=invitation.token,
+                    email=f"quick{n}@x.example",
+                    first_name="Q",
+                    last_name="Uick",
+                    password=PASSWORD,
+                )
+        return result
+
+    with (
+        connection.execute_wrapper(invitees_sign_up_right_after_the_count),
+        pytest.raises(ApplicationError) as raised,
+    ):
+        invitation_letters_print(actor=admin, batch_id=batch.batch.pk, part=part)
+
+    assert used == [None]
+    assert (raised.value.code, raised.value.status) == ("no_letters", 422)
+    assert prints() == []
 
 
 def test_an_unknown_batch_is_not_found(admin):

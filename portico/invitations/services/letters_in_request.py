@@ -83,8 +83,13 @@ def invitation_letters_print(
     invitations = invitations_for_letters(batch_id=batch_id, ids=ids, now=now)
     count = invitations.count()
     skip = (part - 1) * limit if part is not None else 0
-    # The last id before the part (ids only grow: the part starts right after it).
-    after = invitations.values_list("id", flat=True)[skip - 1] if 0 < skip < count else 0
+    after = 0
+    if 0 < skip < count:
+        # The last id before the part (ids only grow: the part starts right after it).
+        # None when letters were used since they were counted: the part is past the end.
+        after = next(iter(invitations.values_list("id", flat=True)[skip - 1 : skip]), None)
+        if after is None:
+            raise no_letters_error()
     count = max(0, min(limit, count - skip)) if part is not None else count
     if not count:
         raise no_letters_error()
@@ -96,6 +101,9 @@ def invitation_letters_print(
         now=now,
         base_url=settings.BASE_URL if base_url is None else base_url,
     )
+    if not letters.count:  # all used since they were counted: a PDF of no page is no PDF
+        letters.file.close()
+        raise no_letters_error()
     try:
         audit(
             actor=actor,
