@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from portico.core import sweeps
@@ -194,9 +195,33 @@ def test_starting_a_print_is_audited_with_its_selection(admin, pending, start):
 
     first, second = entries("invitation.letters_requested")
     assert (first.actor, first.target_id) == (admin, str(by_batch.pk))
-    assert first.details == {"count": 2, "batch": invitations[0].batch_id, "ids": None}
+    assert first.details == {
+        "count": 2,
+        "batch": invitations[0].batch_id,
+        "ids": None,
+        "ids_count": None,
+    }
     assert second.target_id == str(by_ids.pk)
-    assert second.details == {"count": 1, "batch": None, "ids": [invitations[1].pk]}
+    assert second.details == {
+        "count": 1,
+        "batch": None,
+        "ids": [invitations[1].pk],
+        "ids_count": 1,
+    }
+
+
+def test_a_print_of_many_ids_keeps_the_audit_log_light(admin, admin_client, pending, start):
+    (invitation,) = pending("en")
+    # As many ids as a print may name: listed in the audit log, they would weigh 700 KB
+    # on its page (a page shows 100 entries), and as much again each time it is read.
+    ids = [invitation.pk, *range(10**9, 10**9 + 99_999)]
+
+    letter_print = start(ids=ids)
+
+    (entry,) = entries("invitation.letters_requested")
+    assert entry.details == {"count": 1, "batch": None, "ids": None, "ids_count": 100_000}
+    assert len(admin_client.get(reverse("web:audit-log")).content) < 50_000
+    assert letter_print.ids == sorted(ids)  # the print the entry names keeps them all
 
 
 def test_the_progress_moves_every_few_hundred_letters(admin, pending, start, monkeypatch):

@@ -48,6 +48,9 @@ LETTER_FIELDS = ("id", "first_name", "last_name", "language", "token_nonce", "ex
 CHUNK = 500
 # Ids counted per query: well below the number of parameters a query may carry.
 COUNT_CHUNK = 10_000
+# At most this many ids are listed in a print's audit entry: a print may name 100,000,
+# and the audit log's page shows its entries in full.
+AUDITED_IDS = 1_000
 # A print records how far it got (and that its worker is alive) this often.
 PROGRESS_EVERY = 250
 # A print queued or drawing without progress for this long has lost its worker.
@@ -156,7 +159,8 @@ def letter_print_start(
     ``too_many_letters`` (422, with ``limit`` and ``count``) beyond
     ``PORTICO_MAX_LETTERS`` (for a list of ids longer than the limit, ``count`` is the
     number of ids given). Records ``invitation.letters_requested`` in the audit log
-    (``count``, ``batch``, ``ids``)."""
+    (``count``, ``batch``, ``ids_count`` and ``ids``, the ids themselves up to
+    :data:`AUDITED_IDS`: the print, which the entry names, keeps them all)."""
     now = now or timezone.now()
     limit = settings.PORTICO_MAX_LETTERS
     ids = checked_selection(batch_id=batch_id, ids=ids)
@@ -176,7 +180,8 @@ def letter_print_start(
         target=letter_print,
         count=total,
         batch=batch_id,
-        ids=ids,
+        ids=ids if ids is not None and len(ids) <= AUDITED_IDS else None,
+        ids_count=len(ids) if ids is not None else None,
     )
     from portico.invitations.tasks import draw_letter_print
 
