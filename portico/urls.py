@@ -5,6 +5,7 @@ from portico.core.api import api
 from portico.groups.api import router as groups_router
 from portico.invitations.api import public_router as invites_router
 from portico.invitations.api import router as invitations_router
+from portico.invitations.api_bulk import router as bulk_router
 from portico.invitations.api_imports import router as imports_router
 from portico.invitations.api_letters import router as letters_router
 from portico.projects.api import router as projects_router
@@ -14,6 +15,7 @@ api.add_router("/v1/groups", groups_router)
 api.add_router("/v1/projects", projects_router)
 api.add_router("/v1/invitations", letters_router)
 api.add_router("/v1/invitations", imports_router)
+api.add_router("/v1/invitations", bulk_router)
 api.add_router("/v1/invitations", invitations_router)
 api.add_router("/v1/invites", invites_router)
 

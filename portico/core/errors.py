@@ -35,6 +35,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "email_registered": 409,
     "email_already_invited": 409,
     "invitation_expired": 410,
+    "ids_or_filter_required": 422,
+    "empty_filter": 422,
+    "unknown_status": 422,
 }
 
 

@@ -3,7 +3,8 @@
 Admin operations need an admin's session or API token. The invitee operations are
 public and rate-limited per IP; opening (GET) changes nothing, accepting (POST) does.
 Spreadsheets and the export are in :mod:`portico.invitations.api_imports`, letters in
-:mod:`portico.invitations.api_letters` (same prefix).
+:mod:`portico.invitations.api_letters`, bulk resend and delete in
+:mod:`portico.invitations.api_bulk` (same prefix).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from portico.invitations.services.manage import (
     invitation_change_email,
     invitation_delete,
     invitation_resend,
-    invitations_delete,
-    invitations_resend,
 )
 
 router = Router(tags=["invitations"])
@@ -139,23 +138,6 @@ class InvitationEmailIn(Schema):
     email: str = Field(..., description="The new address.")
 
 
-class IdsIn(Schema):
-    ids: list[int]
-
-
-class Outcome(Schema):
-    id: int
-    ok: bool
-    code: str | None = None
-    message: str | None = None
-
-
-class BulkOut(Schema):
-    succeeded: int
-    failed: int
-    results: list[Outcome]
-
-
 class InviteLookupOut(Schema):
     email: str | None
     first_name: str
@@ -199,11 +181,6 @@ def _out(invitation: Invitation, now: datetime, *, with_token: bool = False) -> 
         "accepted_at": invitation.accepted_at,
         "delivery_error": invitation.delivery_error,
     }
-
-
-def _bulk_out(results: list[dict]) -> dict:
-    ok = sum(1 for r in results if r["ok"])
-    return {"succeeded": ok, "failed": len(results) - ok, "results": results}
 
 
 @router.post("", response={201: BatchOut}, summary="Invite people by email address")
@@ -320,17 +297,6 @@ def delete_invitation(request: HttpRequest, invitation_id: int):
 def resend_invitation(request: HttpRequest, invitation_id: int):
     invitation = invitation_resend(actor=require_admin(request), invitation_id=invitation_id)
     return _out(invitation, timezone.now())
-
-
-@router.post("/bulk/resend", response=BulkOut, summary="Resend many invitations")
-def bulk_resend(request: HttpRequest, payload: IdsIn):
-    """Each id reports its own outcome; unknown ids are named, the others proceed."""
-    return _bulk_out(invitations_resend(actor=require_admin(request), ids=payload.ids))
-
-
-@router.post("/bulk/delete", response=BulkOut, summary="Delete many invitations")
-def bulk_delete(request: HttpRequest, payload: IdsIn):
-    return _bulk_out(invitations_delete(actor=require_admin(request), ids=payload.ids))
 
 
 @public_router.get("/{token}", response=InviteLookupOut, summary="Look up an invitation")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Count, Max, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +18,13 @@ from portico.invitations.models import Invitation
 # email (or gave up on it). Not a status of its own: such an invitation is still pending
 # or expired.
 UNDELIVERED = "undelivered"
+# The values of the list's status filter ("" is every status).
+STATUS_FILTERS = (
+    Invitation.Status.PENDING.value,
+    Invitation.Status.ACCEPTED.value,
+    Invitation.Status.EXPIRED.value,
+    UNDELIVERED,
+)
 
 SORTS = {
     "email": ("email", "id"),
@@ -103,6 +111,70 @@ def invitation_list_for_admin(
             delivery_failed_at__isnull=False
         )
     return invitations.order_by(*SORTS.get(sort, SORTS["-date"]))
+
+
+@dataclass(frozen=True)
+class InvitationFilter:
+    """The admin list's filter as a target of bulk operations: ``search`` and
+    ``status`` mean exactly what they mean in :func:`invitation_list_for_admin`.
+
+    A filter without search words and without status matches every invitation;
+    ``everything`` says that this is meant (see :meth:`check`)."""
+
+    search: str = ""
+    status: str = ""
+    everything: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.search.split() and not self.status
+
+    def check(self) -> None:
+        """Raises ``unknown_status`` (422) for a status the list does not know, and
+        ``empty_filter`` (422) for an empty filter without ``everything``: a bulk
+        operation on every invitation is never the result of a forgotten field."""
+        if self.status and self.status not in STATUS_FILTERS:
+            raise ApplicationError(
+                "unknown_status",
+                _("%(value)s is not a status of the list.") % {"value": self.status},
+                status=422,
+                field="status",
+                value=self.status,
+            )
+        if self.is_empty and not self.everything:
+            raise ApplicationError(
+                "empty_filter",
+                _(
+                    "This filter has no search and no status, so it matches every invitation. "
+                    "Confirm that this is meant (all: true)."
+                ),
+                status=422,
+                field="all",
+            )
+
+    def matching(self, *, now: datetime) -> QuerySet[Invitation]:
+        """The invitations the list shows for this filter at ``now``, unordered."""
+        return (
+            invitation_list_for_admin(search=self.search, status=self.status, now=now)
+            .select_related(None)
+            .order_by()
+        )
+
+    def as_details(self) -> dict[str, object]:
+        """The filter as the audit log records it."""
+        return {"search": self.search, "status": self.status, "all": self.is_empty}
+
+
+def invitation_filter_counts(invitation_filter: InvitationFilter, *, now: datetime) -> dict:
+    """What a bulk operation on the filter would meet, in one query: ``count``, the
+    highest id (``up_to_id``, None when nothing matches), and among them how many are
+    ``accepted`` and how many are ``codes`` without an address."""
+    return invitation_filter.matching(now=now).aggregate(
+        count=Count("pk"),
+        up_to_id=Max("pk"),
+        accepted=Count("pk", filter=Q(status=Invitation.Status.ACCEPTED)),
+        codes=Count("pk", filter=Q(email__isnull=True) | Q(email="")),
+    )
 
 
 def pending_invitation_for_address(email: str, *, now: datetime | None = None):

@@ -61,6 +61,16 @@ urlpatterns = [
     ),
     path("invitations/resend/", invitations.invitations_resend_view, name="invitations-resend"),
     path("invitations/delete/", invitations.invitations_delete_view, name="invitations-delete"),
+    path(
+        "invitations/resend-matching/",
+        invitations.invitations_resend_matching_view,
+        name="invitations-resend-matching",
+    ),
+    path(
+        "invitations/delete-matching/",
+        invitations.invitations_delete_matching_view,
+        name="invitations-delete-matching",
+    ),
     path("invitations/letters/", letters.invitations_letters_view, name="invitations-letters"),
     path("invitations/prints/", letters.letter_print_list, name="letter-prints"),
     path("invitations/prints/<int:pk>/", letters.letter_print_detail, name="letter-print"),

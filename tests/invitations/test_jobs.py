@@ -27,12 +27,8 @@ from portico.invitations.services.jobs import (
     invitations_expire,
     invitations_send_due_reminders,
 )
-from portico.invitations.services.manage import (
-    invitation_delete,
-    invitation_resend,
-    invitations_delete,
-    invitations_resend,
-)
+from portico.invitations.services.manage import invitation_delete, invitation_resend
+from portico.invitations.services.manage_many import invitations_delete, invitations_resend
 from tests.concurrency import at_once
 from tests.conftest import PASSWORD
 from tests.invitations.conftest import audit_verbs, mail_to

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Expression
+from django.utils import timezone
 
-from portico.core.bulk import db_datetime, insert_for_ids
+from portico.core.bulk import db_datetime, insert_for_ids, insert_rows
 from portico.core.durations import parse_duration
 from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationMessage
@@ -24,25 +27,50 @@ def reminder_delay() -> timedelta:
 
 
 def audit_invitations(
-    *, actor: Any | None, verb: str, invitations: Iterable[Invitation], **details: Any
+    *,
+    actor: Any | None,
+    verb: str,
+    invitations: Iterable[Any],
+    details_of: Callable[[Any], dict[str, Any]] | None = None,
+    **details: Any,
 ) -> None:
-    """One audit entry per invitation, written in one query."""
+    """One audit entry per invitation (anything with ``pk`` and ``email``), all written
+    through the database's fastest path, in the caller's transaction. Every entry
+    carries ``details``, plus ``details_of(invitation)`` when given (what differs from
+    one invitation to the next)."""
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    AuditEvent.objects.bulk_create(
+    actor_id, actor_repr = (actor_obj.pk, actor_obj.email) if actor_obj else (None, "")
+    when = db_datetime(timezone.now())
+    shared = json.dumps(details)
+    insert_rows(
+        AuditEvent._meta.db_table,
+        _AUDIT_COLUMNS,
         [
-            AuditEvent(
-                actor=actor_obj,
-                actor_repr=actor_obj.email if actor_obj else "",
-                verb=verb,
-                target_type="invitations.invitation",
-                target_id=str(inv.pk),
-                target_repr=(inv.email or f"code #{inv.pk}")[:320],
-                details=details,
+            (
+                actor_id,
+                actor_repr,
+                verb,
+                "invitations.invitation",
+                str(inv.pk),
+                (inv.email or f"code #{inv.pk}")[:320],
+                json.dumps({**details, **details_of(inv)}) if details_of else shared,
+                when,
             )
             for inv in invitations
         ],
-        batch_size=2000,
     )
+
+
+_AUDIT_COLUMNS = (
+    "actor_id",
+    "actor_repr",
+    "verb",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "details",
+    "created_at",
+)
 
 
 def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> int:
@@ -68,17 +96,31 @@ def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> i
     return len(ids)
 
 
-def restart_lifetime(invitation: Invitation, *, now: datetime) -> None:
-    """Pending again, a new expiry, one new reminder later. The token is kept.
+def new_lifetime(now: datetime) -> dict[str, Any]:
+    """The fields of an invitation whose lifetime starts ``now``: pending, a new expiry,
+    one new reminder later, no delivery failure."""
+    return {
+        "status": Invitation.Status.PENDING,
+        "sent_at": now,
+        "expires_at": now + invitation_ttl(),
+        "reminder_sent_at": None,
+        "delivery_failed_at": None,
+        "delivery_error": "",
+    }
 
-    Emails of the old lifetime still waiting in the outbox are cancelled: the caller
-    queues the new invitation email, and the invitee gets one email, not two."""
-    invitation.status = Invitation.Status.PENDING
-    invitation.sent_at = now
-    invitation.expires_at = now + invitation_ttl()
-    invitation.reminder_sent_at = None
-    invitation.delivery_failed_at = None
-    invitation.delivery_error = ""
+
+def cancel_waiting_messages(invitation_ids: Collection[int] | Expression, *, now: datetime) -> None:
+    """Cancel the emails of these invitations still waiting in the outbox: the caller
+    queues the email that replaces them, and the invitee gets one email, not two."""
     InvitationMessage.objects.filter(
-        invitation_id=invitation.pk, sent_at__isnull=True, failed_at__isnull=True
+        invitation_id__in=invitation_ids, sent_at__isnull=True, failed_at__isnull=True
     ).update(failed_at=now, last_error="superseded: the invitation was sent again")
+
+
+def restart_lifetime(invitation: Invitation, *, now: datetime) -> None:
+    """Pending again, a new expiry, one new reminder later (:func:`new_lifetime`). The
+    token is kept. Emails of the old lifetime still waiting in the outbox are cancelled
+    (:func:`cancel_waiting_messages`). The caller saves the invitation."""
+    for field, value in new_lifetime(now).items():
+        setattr(invitation, field, value)
+    cancel_waiting_messages([invitation.pk], now=now)

@@ -1,9 +1,10 @@
-"""Managing invitations: resend and delete, one or many; resend on request; change the
-address of one that could not be delivered."""
+"""Managing one invitation: resend and delete it; resend on request; change the address
+of one that could not be delivered. Many at once (a selection, a filter):
+:mod:`portico.invitations.services.manage_many`, which also does the work of the single
+resend and delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,70 +21,29 @@ from portico.invitations.selectors import (
     pending_invitation_for_address,
 )
 from portico.invitations.services.common import queue_messages, restart_lifetime
+from portico.invitations.services.manage_many import already_accepted, delete_one, resend_one
 from portico.invitations.services.planning import is_valid_email
 
 
-def _refuse_if_accepted(invitation: Invitation) -> None:
-    """``invitation_already_accepted`` (409): an accepted invitation is history."""
-    if invitation.status == Invitation.Status.ACCEPTED:
-        raise ApplicationError(
-            "invitation_already_accepted",
-            _("This invitation has already been accepted."),
-            status=409,
-            id=invitation.pk,
-        )
-
-
-def _resend(*, actor: User | None, invitation: Invitation, now, verb: str) -> Invitation:
-    _refuse_if_accepted(invitation)
-    if invitation.email and User.objects.filter(email__iexact=invitation.email).exists():
-        raise ApplicationError(
-            "email_registered",
-            _(
-                "%(email)s has registered in the meantime; invite the account again to give "
-                "it these rights."
-            )
-            % {"email": invitation.email},
-            status=409,
-            id=invitation.pk,
-        )
-    # Also cancels any email of it still waiting in the outbox: the new one replaces it.
-    restart_lifetime(invitation, now=now)
-    if invitation.email:
-        # Created without email (send_invite_email FALSE)? Resending is an explicit
-        # request for one.
-        invitation.send_email = True
-    invitation.save()
-    queue_messages([invitation], kind=InvitationMessage.Kind.INVITATION, now=now)
-    audit(actor=actor, verb=verb, target=invitation, expires_at=invitation.expires_at.isoformat())
-    return invitation
-
-
-@transaction.atomic
 def invitation_resend(*, actor: User, invitation_id: int) -> Invitation:
     """Send a pending or expired invitation again: same token, lifetime restarted (new
-    expiry, one new reminder later). Codes without an address are renewed, not sent."""
-    invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
-    if invitation is None:
-        raise NotFound(_("No such invitation."), id=invitation_id)
-    return _resend(actor=actor, invitation=invitation, now=timezone.now(), verb="invitation.resent")
+    expiry, one new reminder later), emails of it still waiting in the outbox replaced
+    by one new invitation email, queued for after the commit. Codes without an address
+    are renewed, not sent. Audited as ``invitation.resent``.
+
+    Raises ``not_found`` 404, ``invitation_already_accepted`` 409 and
+    ``email_registered`` 409 (the address has an account now). The same implementation
+    resends a selection or a filter (:mod:`portico.invitations.services.manage_many`)."""
+    resend_one(actor=actor, invitation_id=invitation_id)
+    return Invitation.objects.get(pk=invitation_id)
 
 
-@transaction.atomic
 def invitation_delete(*, actor: User, invitation_id: int) -> None:
     """Delete an invitation. A pending one takes its promised roles and groups with it
-    and frees the address to be invited again; an accepted one keeps its account."""
-    invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
-    if invitation is None:
-        raise NotFound(_("No such invitation."), id=invitation_id)
-    audit(
-        actor=actor,
-        verb="invitation.deleted",
-        target=invitation,
-        status=invitation.effective_status(),
-        email=invitation.email or "",
-    )
-    invitation.delete()
+    and frees the address to be invited again; an accepted one keeps its account.
+    Audited as ``invitation.deleted`` with its status and address. Raises ``not_found``
+    404."""
+    delete_one(actor=actor, invitation_id=invitation_id)
 
 
 @transaction.atomic
@@ -108,7 +68,8 @@ def invitation_change_email(*, actor: User, invitation_id: int, email: str) -> I
     invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound(_("No such invitation."), id=invitation_id)
-    _refuse_if_accepted(invitation)
+    if invitation.status == Invitation.Status.ACCEPTED:
+        raise already_accepted(invitation.pk)
     address = normalize_email(email)
     if not is_valid_email(address):
         raise ApplicationError(
@@ -176,35 +137,6 @@ def _already_invited(
     else:
         message = _("%(email)s already has an open invitation.") % {"email": address}
     return ApplicationError("email_already_invited", message, status=409, **details)
-
-
-def _bulk(operation, *, actor: User, ids: Iterable[int]) -> list[dict[str, Any]]:
-    """Run ``operation`` per id; each id reports its own outcome and one failure does not
-    stop the others."""
-    outcomes = []
-    for invitation_id in dict.fromkeys(ids):
-        try:
-            operation(actor=actor, invitation_id=invitation_id)
-        except ApplicationError as error:
-            outcomes.append(
-                {
-                    "id": invitation_id,
-                    "ok": False,
-                    "code": error.code,
-                    "message": str(error.message),
-                }
-            )
-        else:
-            outcomes.append({"id": invitation_id, "ok": True})
-    return outcomes
-
-
-def invitations_resend(*, actor: User, ids: Iterable[int]) -> list[dict[str, Any]]:
-    return _bulk(invitation_resend, actor=actor, ids=ids)
-
-
-def invitations_delete(*, actor: User, ids: Iterable[int]) -> list[dict[str, Any]]:
-    return _bulk(invitation_delete, actor=actor, ids=ids)
 
 
 @transaction.atomic

@@ -1,5 +1,5 @@
-"""Admin pages of the invitations: invite people, all invitations, resend, delete,
-change an address."""
+"""Admin pages of the invitations: invite people, all invitations, resend, delete (one,
+a selection, or everything the list's filter matches), change an address."""
 
 from __future__ import annotations
 
@@ -13,14 +13,21 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext_lazy
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext, ngettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from portico.core.errors import ApplicationError
 from portico.core.permissions import admin_required
 from portico.invitations.emails import preview_email
 from portico.invitations.models import Invitation
-from portico.invitations.selectors import SORTS, invitation_list_for_admin
+from portico.invitations.selectors import (
+    SORTS,
+    STATUS_FILTERS,
+    InvitationFilter,
+    invitation_filter_counts,
+    invitation_list_for_admin,
+)
+from portico.invitations.services.common import invitation_ttl
 from portico.invitations.services.create import (
     InviteOptions,
     invitation_create_batch,
@@ -30,8 +37,13 @@ from portico.invitations.services.manage import (
     invitation_change_email,
     invitation_delete,
     invitation_resend,
+)
+from portico.invitations.services.manage_many import (
+    BulkSummary,
     invitations_delete,
+    invitations_delete_matching,
     invitations_resend,
+    invitations_resend_matching,
 )
 from portico.web.forms import InvitationAddressForm, InviteForm, InvitePreviewForm
 
@@ -151,6 +163,8 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(invitations.prefetch_related("groups"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # Where Resend and Delete go once "all matching" is selected: a confirmation page.
+    params = {"q": search, "status": status, "sort": sort, "page": str(page.number)}
     return render(
         request,
         "web/invitations.html",
@@ -160,6 +174,8 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "sort": sort,
             "now": now,
+            "resend_matching_url": _matching_url("web:invitations-resend-matching", params),
+            "delete_matching_url": _matching_url("web:invitations-delete-matching", params),
             "sorts": [
                 ("email", _("Email")),
                 ("name", _("Name")),
@@ -268,6 +284,121 @@ def invitations_delete_view(request: HttpRequest) -> HttpResponse:
     _report(
         request,
         results,
+        ngettext_lazy("%(count)s invitation deleted.", "%(count)s invitations deleted.", "count"),
+    )
+    return redirect(_list_url(request))
+
+
+# Everything the list's filter matches.
+
+
+def _matching_url(name: str, params: dict[str, str]) -> str:
+    return reverse(name) + "?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _list_filter(data: QueryDict) -> InvitationFilter:
+    """The list's filter as the list applies it (an unknown status shows every status).
+    An empty filter means every invitation only when the form says so (``all``), as
+    the confirmation page does after naming it."""
+    status = data.get("status", "")
+    return InvitationFilter(
+        search=data.get("q", "").strip(),
+        status=status if status in STATUS_FILTERS else "",
+        everything=data.get("all") == "1",
+    )
+
+
+def _up_to_id(data: QueryDict) -> int | None:
+    value = data.get("up_to_id", "")
+    return int(value) if value.isdigit() else None
+
+
+def _confirm_matching(request: HttpRequest, *, operation: str) -> HttpResponse:
+    """The confirmation page of a bulk operation on the list's filter: how many
+    invitations it matches now, which filter, and what will happen to them. The form
+    posts the highest id counted, so that invitations created afterwards are left out."""
+    invitation_filter = _list_filter(request.GET)
+    counts = invitation_filter_counts(invitation_filter, now=timezone.now())
+    params = _list_params(request.GET)
+    return render(
+        request,
+        "web/invitations_matching.html",
+        {
+            "operation": operation,
+            "filter": invitation_filter,
+            "status_label": dict(Invitation.Status.choices).get(
+                invitation_filter.status, _("Not delivered")
+            ),
+            "counts": counts,
+            "ttl_days": invitation_ttl().days,
+            "list_params": params,
+            "list_url": _list_url(request, params),
+        },
+    )
+
+
+def _do_matching(request: HttpRequest, service, done: Promise) -> BulkSummary | None:
+    """Run ``service`` (resend or delete by filter) on the filter the confirmation page
+    posted, and say the outcome in messages, counted: what was done (``done``, an
+    ``ngettext_lazy`` on ``count``), each kind of failure with its count. None when the
+    service refused the filter (its reason is the message)."""
+    try:
+        summary = service(
+            actor=request.user,
+            invitation_filter=_list_filter(request.POST),
+            up_to_id=_up_to_id(request.POST),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return None
+    if summary.succeeded:
+        messages.success(request, done % {"count": summary.succeeded})
+    elif not summary.failed:
+        messages.info(request, _("No invitation matches the filter any more."))
+    for failure in summary.failures():
+        messages.error(request, failure["message"])
+    return summary
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def invitations_resend_matching_view(request: HttpRequest) -> HttpResponse:
+    """All invitations → select all matching → Resend: a confirmation page naming the
+    count and the filter (GET), then every matching invitation resent (POST) and back
+    to the list with the counts."""
+    if request.method != "POST":
+        return _confirm_matching(request, operation="resend")
+    summary = _do_matching(
+        request,
+        invitations_resend_matching,
+        ngettext_lazy(
+            "%(count)s invitation sent again.", "%(count)s invitations sent again.", "count"
+        ),
+    )
+    if summary and (codes := summary.succeeded - summary.emails):
+        messages.info(
+            request,
+            ngettext(
+                "%(count)s code without an address was renewed, without email.",
+                "%(count)s codes without an address were renewed, without email.",
+                codes,
+            )
+            % {"count": codes},
+        )
+    return redirect(_list_url(request))
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def invitations_delete_matching_view(request: HttpRequest) -> HttpResponse:
+    """All invitations → select all matching → Delete: a confirmation page naming the
+    count and the filter (GET), then every matching invitation deleted (POST) and back
+    to the list with the count."""
+    if request.method != "POST":
+        return _confirm_matching(request, operation="delete")
+    _do_matching(
+        request,
+        invitations_delete_matching,
         ngettext_lazy("%(count)s invitation deleted.", "%(count)s invitations deleted.", "count"),
     )
     return redirect(_list_url(request))
