@@ -19,10 +19,8 @@ would cost at least.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -42,19 +40,9 @@ def median_ms(action, runs: int = 5) -> float:
 
 
 def main() -> None:
-    from import_100k import prepare_database
+    from django_setup import start_django
 
-    url, cleanup = prepare_database()
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portico.settings")
-    os.environ["TASKS_BACKEND"] = "django.tasks.backends.dummy.DummyBackend"
-    media = tempfile.TemporaryDirectory()
-    os.environ["MEDIA_ROOT"] = media.name
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    cleanup = start_django()
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
@@ -69,7 +57,6 @@ def main() -> None:
     )
 
     try:
-        call_command("migrate", verbosity=0)
         admin = User.objects.create_superuser("bench.admin@bench.example", "x" * 16)
         rows = [
             InviteRow(
@@ -152,7 +139,6 @@ def main() -> None:
             print(f"{label:40s} {elapsed:8.2f} s   peak {peak:7.1f} MB")
     finally:
         cleanup()
-        media.cleanup()
 
 
 if __name__ == "__main__":
