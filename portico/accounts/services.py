@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from portico.accounts.models import ApiToken, User, hash_api_token, normalize_email
 from portico.accounts.tokens import make_verification_token, read_verification_token
-from portico.core.audit import audit
+from portico.core.audit import audit, audit_many
+from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError, NotFound
 from portico.core.languages import language_or_default
 from portico.core.mail import send_email_after_commit
@@ -142,6 +143,25 @@ def user_set_admin(*, actor: User, user: User, is_admin: bool) -> User:
 
 
 @transaction.atomic
+def users_grant_admin(*, actor: User, users: list[User]) -> list[User]:
+    """Give platform admin rights to every one of ``users`` who lacks them, in a few
+    queries whatever their number (an import may name thousands); one audit entry each,
+    as :func:`user_set_admin` writes. Returns the users who gained the rights."""
+    ids = list({user.pk for user in users})
+    granted = list(User.objects.select_for_update().filter(pk__in=id_set(ids), is_admin=False))
+    User.objects.filter(pk__in=id_set([user.pk for user in granted])).update(is_admin=True)
+    audit_many(
+        actor=actor,
+        verb="user.admin_granted",
+        target_type=User._meta.label_lower,
+        entries=((user.pk, str(user), {}) for user in granted),
+    )
+    for user in users:  # the callers' objects say what the database now says
+        user.is_admin = True
+    return granted
+
+
+@transaction.atomic
 def user_set_active(*, actor: User, user: User, is_active: bool) -> User:
     """Block or unblock an account (audited). Admins cannot block themselves."""
     if user.pk == actor.pk and not is_active:
@@ -159,8 +179,13 @@ def users_delete_unverified(*, actor: User | None, users: list[User], reason: st
     example because the address is being invited and the invitation proves it. Verified
     accounts are never touched. Audited. Returns how many were deleted."""
     doomed = [u for u in users if not u.email_verified]
-    for user in doomed:
-        audit(actor=actor, verb="user.unverified_deleted", target=user, reason=reason)
+    audit_many(
+        actor=actor,
+        verb="user.unverified_deleted",
+        target_type=User._meta.label_lower,
+        entries=((user.pk, str(user), {}) for user in doomed),
+        reason=reason,
+    )
     User.objects.filter(pk__in=[u.pk for u in doomed], email_verified_at__isnull=True).delete()
     return len(doomed)
 

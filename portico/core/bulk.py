@@ -116,6 +116,15 @@ def values_subquery(values: Sequence[str]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(values))])
 
 
+def id_set(ids: Sequence[int]) -> RawSQL:
+    """A subquery yielding the integers ``ids``, bound as one parameter, for
+    ``field__in``: Django would otherwise prepare and bind every id, for every query
+    that names them (for chunks of thousands, more than the query itself)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [_pg_array(ids)])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
+
+
 def _pg_array(ids: Sequence[int]) -> str:
     """Integers as a PostgreSQL array literal: built in one join, where psycopg adapts
     a list element by element."""

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
-from portico.core.audit import audit
+from portico.core.audit import audit, audit_many
+from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group, Membership
 from portico.groups.rules import clean_rules
@@ -124,14 +125,20 @@ def group_add_members(*, actor: User, group: Group, users: Iterable[User]) -> in
     # A user listed twice is added (and audited) once.
     users = list({u.pk: u for u in users}.values())
     existing = set(
-        Membership.objects.filter(group=group, user__in=users).values_list("user_id", flat=True)
+        Membership.objects.filter(
+            group=group, user_id__in=id_set([u.pk for u in users])
+        ).values_list("user_id", flat=True)
     )
     new = [u for u in users if u.pk not in existing]
     Membership.objects.bulk_create(
         [Membership(group=group, user=u) for u in new], ignore_conflicts=True
     )
-    for user in new:
-        audit(actor=actor, verb="group.member_added", target=group, user=user.email)
+    audit_many(
+        actor=actor,
+        verb="group.member_added",
+        target_type=Group._meta.label_lower,
+        entries=((group.pk, str(group), {"user": user.email}) for user in new),
+    )
     return len(new)
 
 
@@ -144,7 +151,12 @@ def group_remove_members(*, actor: User, group: Group, users: Iterable[User]) ->
         Membership.objects.filter(group=group, user__in=users).values_list("user_id", flat=True)
     )
     Membership.objects.filter(group=group, user_id__in=removed_ids).delete()
-    for user in users:
-        if user.pk in removed_ids:
-            audit(actor=actor, verb="group.member_removed", target=group, user=user.email)
+    audit_many(
+        actor=actor,
+        verb="group.member_removed",
+        target_type=Group._meta.label_lower,
+        entries=(
+            (group.pk, str(group), {"user": user.email}) for user in users if user.pk in removed_ids
+        ),
+    )
     return len(removed_ids)

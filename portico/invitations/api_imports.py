@@ -23,13 +23,20 @@ class ImportOptionsIn(BatchOptionsIn):
 
 
 class ImportProgress(Schema):
-    status: str
-    rows_total: int
+    status: str = Field(
+        description="`checking`, `invalid`, `ready` (the preview), `storing`, `done` or `failed`."
+    )
+    rows_total: int = Field(description="Rows of the file (besides the header).")
     rows_checked: int
-    to_store: int
+    to_store: int = Field(description="Invitations to store or update, known once confirmed.")
     stored: int
-    emails_queued: int
+    emails_queued: int = Field(description="Invitation emails queued so far.")
     emails_sent: int
+    emails_not_sent: int = Field(
+        description="Queued emails that will not go out: refused by the mail server after "
+        "every attempt, or replaced by a newer email (a resend, a fixed address)."
+    )
+    mail_done: bool = Field(description="Every queued email is sent or will not be.")
 
 
 class ImportOut(Schema):

@@ -218,6 +218,16 @@ class InvitationMessage(models.Model):
 
     invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="messages")
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The batch whose storing queued this email (new and renewed invitations alike; a
+    # renewed one keeps the batch that first created it): an import's "emails sent" bar
+    # counts these. Empty for resends, reminders and address fixes.
+    batch = models.ForeignKey(
+        "invitations.InvitationBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)

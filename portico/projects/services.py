@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
-from portico.core.audit import audit
+from portico.core.audit import audit, audit_many
+from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError, PermissionDenied
 from portico.groups.models import Group
 from portico.projects.models import Project
@@ -126,15 +127,35 @@ def project_update(
     return project
 
 
-@transaction.atomic
 def project_add_moderator(*, actor: User | None, project: Project, user: User) -> bool:
     """Make ``user`` a moderator of ``project`` (used by invitations too). Returns
     whether anything changed."""
-    if project.moderators.filter(pk=user.pk).exists():
-        return False
-    project.moderators.add(user)
-    audit(actor=actor, verb="project.moderator_added", target=project, user=user.email)
-    return True
+    return project_add_moderators(actor=actor, project=project, users=[user]) == 1
+
+
+@transaction.atomic
+def project_add_moderators(*, actor: User | None, project: Project, users: Iterable[User]) -> int:
+    """Make every one of ``users`` a moderator of ``project``, in a few queries whatever
+    their number; those who already are are left alone. One audit entry per new
+    moderator. Returns how many were added."""
+    users = list({user.pk: user for user in users}.values())
+    through = Project.moderators.through
+    existing = set(
+        through.objects.filter(
+            project_id=project.pk, user_id__in=id_set([u.pk for u in users])
+        ).values_list("user_id", flat=True)
+    )
+    new = [user for user in users if user.pk not in existing]
+    through.objects.bulk_create(
+        [through(project_id=project.pk, user_id=user.pk) for user in new], ignore_conflicts=True
+    )
+    audit_many(
+        actor=actor,
+        verb="project.moderator_added",
+        target_type=Project._meta.label_lower,
+        entries=((project.pk, str(project), {"user": user.email}) for user in new),
+    )
+    return len(new)
 
 
 @transaction.atomic

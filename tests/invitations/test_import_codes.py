@@ -171,8 +171,14 @@ def test_codes_take_the_groups_option_when_the_cell_is_empty(admin_client, neigh
     assert Invitation.objects.filter(email__isnull=True).count() == 2
 
 
-def test_a_row_with_an_address_in_a_codes_file_gets_no_email(admin_client, neighbours):
-    rows = [HEADER, ["", "", "", "", NEIGHBOURS], ["quinn@x.example", "Quinn", "", "", NEIGHBOURS]]
+@pytest.mark.parametrize("send_cell", ["", "TRUE"], ids=["empty", "asking-for-email"])
+def test_a_row_with_an_address_in_a_codes_file_gets_no_email(admin_client, neighbours, send_cell):
+    # The tab promises no mail: not even a send_invite_email cell saying TRUE sends one.
+    rows = [
+        [*HEADER, "send_invite_email"],
+        ["", "", "", "", NEIGHBOURS, "", send_cell],
+        ["quinn@x.example", "Quinn", "", "", NEIGHBOURS, "", send_cell],
+    ]
     name, content = sheet_file("xlsx", rows)
     result = checked(admin_client, name, content, kind="codes")
     assert result["kind"] == "codes"

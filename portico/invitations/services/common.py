@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Expression
-from django.utils import timezone
 
-from portico.core.bulk import db_datetime, insert_for_ids, insert_rows
+from portico.core.audit import audit_many
+from portico.core.bulk import db_datetime, insert_for_ids
 from portico.core.durations import parse_duration
-from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationMessage
 
 
@@ -34,49 +32,27 @@ def audit_invitations(
     details_of: Callable[[Any], dict[str, Any]] | None = None,
     **details: Any,
 ) -> None:
-    """One audit entry per invitation (anything with ``pk`` and ``email``), all written
-    through the database's fastest path, in the caller's transaction. Every entry
-    carries ``details``, plus ``details_of(invitation)`` when given (what differs from
-    one invitation to the next)."""
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    actor_id, actor_repr = (actor_obj.pk, actor_obj.email) if actor_obj else (None, "")
-    when = db_datetime(timezone.now())
-    shared = json.dumps(details)
-    insert_rows(
-        AuditEvent._meta.db_table,
-        _AUDIT_COLUMNS,
-        [
-            (
-                actor_id,
-                actor_repr,
-                verb,
-                "invitations.invitation",
-                str(inv.pk),
-                (inv.email or f"code #{inv.pk}")[:320],
-                json.dumps({**details, **details_of(inv)}) if details_of else shared,
-                when,
-            )
+    """One audit entry per invitation (anything with ``pk`` and ``email``), in one
+    statement (:func:`portico.core.audit.audit_many`)."""
+    audit_many(
+        actor=actor,
+        verb=verb,
+        target_type="invitations.invitation",
+        entries=(
+            (inv.pk, inv.email or f"code #{inv.pk}", details_of(inv) if details_of else {})
             for inv in invitations
-        ],
+        ),
+        **details,
     )
 
 
-_AUDIT_COLUMNS = (
-    "actor_id",
-    "actor_repr",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "details",
-    "created_at",
-)
-
-
-def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> int:
+def queue_messages(
+    invitations: Iterable[Any], *, kind: str, now: datetime, batch_id: int | None = None
+) -> int:
     """Write outbox rows for the invitations (anything with ``pk``, ``email`` and
     ``send_email``) that have an address and want email, and ask the worker to deliver
-    them once the transaction commits. Returns how many."""
+    them once the transaction commits. ``batch_id``: the batch being stored, whose
+    progress counts these emails. Returns how many."""
     ids = [inv.pk for inv in invitations if inv.email and inv.send_email]
     if ids:
         when = db_datetime(now)
@@ -85,6 +61,7 @@ def queue_messages(invitations: Iterable[Any], *, kind: str, now: datetime) -> i
             "invitation_id",
             ids,
             kind=kind,
+            batch_id=batch_id,
             created_at=when,
             next_attempt_at=when,
             attempts=0,

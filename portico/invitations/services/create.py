@@ -23,9 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
-from portico.accounts.services import user_set_admin, users_delete_unverified
-from portico.core.audit import audit
-from portico.core.bulk import db_datetime, insert_for_ids, insert_rows, reserve_ids
+from portico.accounts.services import users_delete_unverified, users_grant_admin
+from portico.core.audit import audit_many
+from portico.core.bulk import db_datetime, id_set, insert_for_ids, insert_rows, reserve_ids
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group
 from portico.groups.services import group_add_members
@@ -33,9 +33,10 @@ from portico.invitations import tokens
 from portico.invitations.models import Invitation, InvitationBatch, InvitationMessage
 from portico.invitations.services.common import (
     audit_invitations,
+    cancel_waiting_messages,
     invitation_ttl,
+    new_lifetime,
     queue_messages,
-    restart_lifetime,
 )
 from portico.invitations.services.planning import (  # noqa: F401 (the batch API lives here)
     BatchPlan,
@@ -45,7 +46,7 @@ from portico.invitations.services.planning import (  # noqa: F401 (the batch API
     invitation_plan_batch,
     parse_typed_emails,
 )
-from portico.projects.services import project_add_moderator
+from portico.projects.services import project_add_moderators
 
 
 class StalePlan(Exception):
@@ -143,7 +144,7 @@ def apply_plan(
         )
     created = _create_new(actor=actor, plan=plan, batch=batch, now=now, audit_each=audit_each)
     _update_users(actor=actor, plan=plan)
-    _merge_and_renew(actor=actor, plan=plan, now=now)
+    _merge_and_renew(actor=actor, plan=plan, batch=batch, now=now)
     return created
 
 
@@ -227,13 +228,16 @@ def _create_new(
         audit_invitations(
             actor=actor, verb="invitation.created", invitations=created, batch=batch.pk
         )
-    queue_messages(created, kind=InvitationMessage.Kind.INVITATION, now=now)
+    queue_messages(created, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk)
     return created
 
 
 def _update_users(*, actor: User, plan: BatchPlan) -> None:
-    """Registered users get the batch's groups and roles at once; no email."""
+    """Registered users get the batch's groups and roles at once; no email. A few
+    queries per group and project, whatever the number of users."""
     entries = [p for p in plan.rows if p.action == "update_user"]
+    if not entries:
+        return
     by_group: dict[int, tuple[Group, list[User]]] = {}
     for entry in entries:
         for group in entry.groups:
@@ -241,39 +245,37 @@ def _update_users(*, actor: User, plan: BatchPlan) -> None:
                 by_group.setdefault(group.pk, (group, []))[1].append(entry.user)
     for group, users in by_group.values():
         group_add_members(actor=actor, group=group, users=users)
-    for entry in entries:
-        user = entry.user
-        if entry.is_admin and not user.is_admin:
-            user_set_admin(actor=actor, user=user, is_admin=True)
-        for project in plan.projects:
-            project_add_moderator(actor=actor, project=project, user=user)
-        audit(
-            actor=actor,
-            verb="invitation.user_updated",
-            target=user,
-            groups=[g.name for g in entry.groups if not g.is_smart],
-            admin=entry.is_admin,
-            projects=[p.title for p in plan.projects],
-        )
+    users_grant_admin(actor=actor, users=[entry.user for entry in entries if entry.is_admin])
+    for project in plan.projects:
+        project_add_moderators(actor=actor, project=project, users=[e.user for e in entries])
+    audit_many(
+        actor=actor,
+        verb="invitation.user_updated",
+        target_type=User._meta.label_lower,
+        entries=(
+            (
+                entry.user.pk,
+                str(entry.user),
+                {
+                    "groups": [g.name for g in entry.groups if not g.is_smart],
+                    "admin": entry.is_admin,
+                },
+            )
+            for entry in entries
+        ),
+        projects=[p.title for p in plan.projects],
+    )
 
 
-_LIFETIME_FIELDS = [
-    "status",
-    "sent_at",
-    "expires_at",
-    "reminder_sent_at",
-    "delivery_failed_at",
-    "delivery_error",
-    "language",
-    "message",
-    "send_email",
-    "inviter",
-]
+_MERGED_FIELDS = ["is_admin", "first_name", "last_name"]
+# Rows per UPDATE of bulk_update: its CASE grows with the rows, and each row is matched
+# against every branch.
+_UPDATE_BATCH = 500
 
 
-def _merge_and_renew(*, actor: User, plan: BatchPlan, now) -> None:
+def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) -> None:
     """Pending invitations gain the batch's groups and roles (no second email); expired
-    ones are renewed too and sent again.
+    ones are renewed too and sent again. A few queries whatever the number of rows.
 
     The plan may be older than this transaction (an import stores long after its
     preview), so the rows are locked and read again: an invitation accepted meanwhile is
@@ -285,9 +287,11 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, now) -> None:
         invitation.pk: invitation
         for invitation in Invitation.objects.select_for_update(of=("self",))
         .select_related("accepted_user")
-        .filter(pk__in=[e.invitation.pk for e in entries])
+        .filter(pk__in=id_set([e.invitation.pk for e in entries]))
     }
-    renewed, now_registered = [], []
+    merged, renewed, changed, now_registered = [], [], [], []
+    groups: dict[int, set[int]] = defaultdict(set)
+    details: dict[int, dict[str, Any]] = {}
     for entry in entries:
         invitation = current.get(entry.invitation.pk)
         if invitation is None:  # deleted meanwhile: nothing left to merge into
@@ -301,33 +305,64 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, now) -> None:
                 entry.action, entry.user = "update_user", invitation.accepted_user
                 now_registered.append(entry)
             continue
-        renew = invitation.effective_status(now) == Invitation.Status.EXPIRED
+        before = (invitation.is_admin, invitation.first_name, invitation.last_name)
         invitation.is_admin = invitation.is_admin or entry.is_admin
         invitation.first_name = invitation.first_name or entry.row.first_name[:150]
         invitation.last_name = invitation.last_name or entry.row.last_name[:150]
-        fields = ["is_admin", "first_name", "last_name"]
-        if renew:
-            restart_lifetime(invitation, now=now)
+        if invitation.effective_status(now) == Invitation.Status.EXPIRED:
+            for field, value in new_lifetime(now).items():
+                setattr(invitation, field, value)
             invitation.language = entry.language
             invitation.message = entry.message or invitation.message
             invitation.send_email = entry.send_email
             invitation.inviter = actor
-            fields += _LIFETIME_FIELDS
             renewed.append(invitation)
-        invitation.save(update_fields=fields)
-        invitation.groups.add(*entry.groups)
-        invitation.moderated_projects.add(*plan.projects)
-        audit(
+        else:
+            merged.append(invitation)
+            if before != (invitation.is_admin, invitation.first_name, invitation.last_name):
+                changed.append(invitation)
+        for group in entry.groups:
+            groups[group.pk].add(invitation.pk)
+        details[invitation.pk] = {"groups": [g.name for g in entry.groups], "admin": entry.is_admin}
+    # The emails of the old lifetime still waiting are replaced by the one queued below.
+    cancel_waiting_messages(id_set([i.pk for i in renewed]), now=now)
+    Invitation.objects.bulk_update(changed, _MERGED_FIELDS, batch_size=_UPDATE_BATCH)
+    lifetime = [*new_lifetime(now), "language", "message", "send_email", "inviter"]
+    Invitation.objects.bulk_update(renewed, [*_MERGED_FIELDS, *lifetime], batch_size=_UPDATE_BATCH)
+    touched = [i.pk for i in (*merged, *renewed)]
+    for group_id, ids in groups.items():
+        _link_missing(Invitation.groups.through, "group_id", group_id, sorted(ids))
+    for project in plan.projects:
+        _link_missing(Invitation.moderated_projects.through, "project_id", project.pk, touched)
+    projects = [p.title for p in plan.projects]
+    for verb, invitations in (("invitation.merged", merged), ("invitation.renewed", renewed)):
+        audit_invitations(
             actor=actor,
-            verb="invitation.renewed" if renew else "invitation.merged",
-            target=invitation,
-            groups=[g.name for g in entry.groups],
-            admin=entry.is_admin,
-            projects=[p.title for p in plan.projects],
+            verb=verb,
+            invitations=invitations,
+            details_of=lambda invitation: details[invitation.pk],
+            projects=projects,
         )
     if now_registered:
         _update_users(
             actor=actor,
             plan=BatchPlan(rows=now_registered, projects=plan.projects, errors=[], warnings=[]),
         )
-    queue_messages(renewed, kind=InvitationMessage.Kind.INVITATION, now=now)
+    queue_messages(renewed, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk)
+
+
+def _link_missing(through: Any, column: str, value: int, invitation_ids: list[int]) -> None:
+    """Link the invitations to one group or project (``column`` = ``value``) through the
+    many-to-many table ``through``, skipping the links that exist: two queries."""
+    if not invitation_ids:
+        return
+    linked = set(
+        through.objects.filter(
+            **{column: value, "invitation_id__in": id_set(invitation_ids)}
+        ).values_list("invitation_id", flat=True)
+    )
+    insert_rows(
+        through._meta.db_table,
+        ("invitation_id", column),
+        [(pk, value) for pk in invitation_ids if pk not in linked],
+    )

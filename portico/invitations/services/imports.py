@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -111,8 +112,14 @@ def _plan_file(
     ):
         return None, [unparseable(_("the uploaded file is no longer kept"))], [], 0
     sheet = read_invitation_sheet(Path(invitation_import.file.path), codes=codes)
+    report = None
     if progress:
-        InvitationImport.objects.filter(pk=invitation_import.pk).update(rows_total=len(sheet.rows))
+        pending = InvitationImport.objects.filter(pk=invitation_import.pk)
+        pending.update(rows_total=len(sheet.rows), heartbeat_at=timezone.now())
+
+        def report(checked: int) -> None:
+            pending.update(rows_checked=checked, heartbeat_at=timezone.now())
+
     if sheet.errors and not sheet.rows:
         return None, sheet.errors, sheet.warnings, 0
     plan = invitation_plan_batch(
@@ -120,7 +127,9 @@ def _plan_file(
         options=_options(invitation_import),
         where="row",
         allow_codes=codes,
+        email_allowed=not codes,
         now=now,
+        on_progress=report,
     )
     errors = sheet.errors + plan.errors
     errors.sort(key=lambda e: (e.get("row") or min(e.get("rows") or [0]), e["code"]))
@@ -346,14 +355,19 @@ def invitation_import_preview(
 
 
 def invitation_import_progress(invitation_import: InvitationImport) -> dict[str, Any]:
-    """The three bars: rows checked, invitations stored, emails sent."""
-    sent = 0
+    """The three bars: rows checked, invitations stored, emails sent. ``emails_not_sent``
+    counts the import's emails that will not go out: refused by the mail server after
+    every attempt, or cancelled because a newer email replaced them (a resend, a fixed
+    address). Once sent and not sent add up to ``emails_queued``, mail is done."""
+    sent = not_sent = 0
     if invitation_import.batch_id:
-        sent = InvitationMessage.objects.filter(
-            invitation__batch_id=invitation_import.batch_id,
-            sent_at__isnull=False,
-            kind=InvitationMessage.Kind.INVITATION,
-        ).count()
+        counts = InvitationMessage.objects.filter(
+            batch_id=invitation_import.batch_id, kind=InvitationMessage.Kind.INVITATION
+        ).aggregate(
+            sent=Count("pk", filter=Q(sent_at__isnull=False)),
+            not_sent=Count("pk", filter=Q(sent_at__isnull=True, failed_at__isnull=False)),
+        )
+        sent, not_sent = counts["sent"], counts["not_sent"]
     return {
         "status": invitation_import.status,
         "rows_total": invitation_import.rows_total,
@@ -362,4 +376,6 @@ def invitation_import_progress(invitation_import: InvitationImport) -> dict[str,
         "stored": invitation_import.stored,
         "emails_queued": invitation_import.emails_queued,
         "emails_sent": sent,
+        "emails_not_sent": not_sent,
+        "mail_done": sent + not_sent >= invitation_import.emails_queued,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
@@ -52,6 +53,10 @@ class InviteRow:
     message: str | None = None
     raw: str = ""
     token: str | None = None
+
+
+# How often the check reports how many rows it has checked (an import's progress bar).
+PROGRESS_EVERY = 10_000
 
 
 @dataclass
@@ -226,13 +231,18 @@ def invitation_plan_batch(
     options: InviteOptions,
     where: str = "position",
     allow_codes: bool = False,
+    email_allowed: bool = True,
     now=None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> BatchPlan:
     """Check a batch and decide what happens to every row, without writing anything.
 
     ``where`` names the location key of errors: ``position`` for typed lists, ``row``
     for spreadsheets. ``allow_codes`` lets rows without an address become registration
-    codes. Queries are made in bulk (a handful per batch, whatever its size).
+    codes. ``email_allowed`` False sends no email whatever a row's
+    ``send_invite_email`` cell says (the "Generate codes" tab promises no mail).
+    ``on_progress(rows_checked)`` is called every ``PROGRESS_EVERY`` rows checked.
+    Queries are made in bulk (a handful per batch, whatever its size).
     """
     now = now or timezone.now()
     languages = LanguageResolver()
@@ -318,7 +328,9 @@ def invitation_plan_batch(
     language_of: dict[str, str | None] = {}
     groups_of: dict[tuple[str, ...], list[Group] | None] = {}
     seen: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
+    for checked, row in enumerate(rows):
+        if on_progress is not None and checked and checked % PROGRESS_EVERY == 0:
+            on_progress(checked)
         if row.language is not None and row.language not in language_of:
             language_of[row.language] = languages.resolve(row.language)
         if row.groups and (names := tuple(row.groups)) not in groups_of:
@@ -394,7 +406,7 @@ def invitation_plan_batch(
             language_of[row.language] if row.language else batch_language,
             options.is_admin if row.is_admin is None else row.is_admin,
             groups,
-            options.send_email if row.send_email is None else row.send_email,
+            email_allowed and (options.send_email if row.send_email is None else row.send_email),
             sanitize_message(row.message) if row.message else batch_message,
         )
         address = email.lower() if email else None

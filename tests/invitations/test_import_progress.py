@@ -1,0 +1,133 @@
+"""An import's progress: rows checked while the check runs, invitations stored chunk by
+chunk (a stopped worker resumes without storing or sending anything twice), and an
+"emails sent" bar that counts every email the import queued and always finishes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from portico.invitations.models import Invitation, InvitationImport, InvitationMessage
+from portico.invitations.services import imports, planning
+from portico.invitations.services.manage import invitation_resend
+from tests.invitations.sheet_files import checked, confirm, get_import, xlsx_bytes
+
+PEOPLE = [["email"], *([f"p{number}@x.example"] for number in range(1, 6))]
+
+
+def _progress(client, import_id: int) -> dict:
+    return get_import(client, import_id)["progress"]
+
+
+def _polls(client, import_id: int) -> bool:
+    """Whether the progress fragment asks the page to poll again."""
+    response = client.get(reverse("web:import-progress", args=[import_id]))
+    assert response.status_code == 200
+    return 'hx-trigger="every 1s"' in response.content.decode()
+
+
+def test_rows_checked_moves_while_the_check_runs(admin_client, monkeypatch):
+    monkeypatch.setattr(planning, "PROGRESS_EVERY", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        preview = checked(admin_client, "people.xlsx", xlsx_bytes(PEOPLE))
+
+    reported = [
+        int(match.group(1))
+        for query in queries
+        if (match := re.search(r'SET "rows_checked" = (\d+)', query["sql"]))
+    ]
+    assert reported == [2, 4]
+    assert preview["progress"]["rows_checked"] == preview["progress"]["rows_total"] == 5
+
+
+def test_an_import_is_stored_in_chunks_and_a_stopped_worker_resumes_without_doubles(
+    admin, admin_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(PEOPLE))
+    with django_capture_on_commit_callbacks(execute=False):  # the worker picks it up below
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+
+    # The worker dies while storing the second chunk (the process ends: no cleanup runs).
+    real_apply, calls = imports.apply_plan, []
+
+    def dies_on_the_second_chunk(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise SystemExit("worker killed")
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(imports, "apply_plan", dies_on_the_second_chunk)
+    with pytest.raises(SystemExit), django_capture_on_commit_callbacks(execute=True):
+        imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+
+    halfway = InvitationImport.objects.get(pk=preview["id"])
+    assert (halfway.status, halfway.stored, halfway.stored_through) == ("storing", 2, 1)
+    assert _progress(admin_client, preview["id"])["stored"] == 2
+    assert _polls(admin_client, preview["id"])
+
+    # The sweep finds it stalled and queues it again; it goes on from the third row.
+    monkeypatch.setattr(imports, "apply_plan", real_apply)
+    later = timezone.now() + imports.STALLED_AFTER + timedelta(minutes=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert imports.invitation_imports_resume_stalled(now=later) == 1
+
+    progress = _progress(admin_client, preview["id"])
+    assert progress["status"] == "done"
+    assert (progress["stored"], progress["emails_queued"], progress["emails_sent"]) == (5, 5, 5)
+    assert progress["mail_done"] is True
+    assert Invitation.objects.count() == 5
+    assert InvitationMessage.objects.count() == 5
+    assert sorted(m.to[0] for m in mail.outbox) == [f"p{n}@x.example" for n in range(1, 6)]
+    assert not _polls(admin_client, preview["id"])
+
+
+def test_the_emails_bar_counts_renewed_invitations_and_finishes(
+    admin_client, invite, django_capture_on_commit_callbacks
+):
+    # Invited long ago by another batch; expired since. The import renews it.
+    expired = invite("old@x.example")
+    Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    mail.outbox.clear()
+
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes([["email"], ["old@x.example"]]))
+    assert preview["summary"]["renewed"] == 1
+    confirm(admin_client, preview["id"])
+
+    progress = _progress(admin_client, preview["id"])
+    assert (progress["emails_queued"], progress["emails_sent"]) == (1, 1)
+    assert progress["mail_done"] is True
+    assert [m.to for m in mail.outbox] == [["old@x.example"]]
+    assert not _polls(admin_client, preview["id"])
+
+
+def test_an_email_that_will_not_be_sent_ends_the_bar_and_is_said(
+    admin, admin_client, django_capture_on_commit_callbacks
+):
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes([["email"], ["ann@x.example"]]))
+    # Stored, its email still waiting for the worker...
+    with django_capture_on_commit_callbacks(execute=False):
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+    with django_capture_on_commit_callbacks(execute=False):
+        imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+    assert _polls(admin_client, preview["id"])
+    # ...when the admin sends it again: the waiting email is replaced by the resend's.
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_resend(actor=admin, invitation_id=Invitation.objects.get().pk)
+
+    progress = _progress(admin_client, preview["id"])
+    assert (progress["emails_queued"], progress["emails_sent"]) == (1, 0)
+    assert progress["emails_not_sent"] == 1
+    assert progress["mail_done"] is True
+    assert not _polls(admin_client, preview["id"])
+    page = admin_client.get(reverse("web:import", args=[preview["id"]])).content.decode()
+    assert 'data-testid="emails-not-sent"' in page
+    assert "1 email will not be sent" in page
