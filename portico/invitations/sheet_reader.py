@@ -6,7 +6,8 @@ It prints one JSON object,
 non-empty rows only (numbers as the spreadsheet shows them, so blank rows are
 skipped but counted), ``{"ok": false, "too_many_rows": n}`` when the file holds more
 than MAX_ROWS rows (``n`` of them, besides the header), or
-``{"ok": false, "reason": "..."}``.
+``{"ok": false, "reason": "..."}`` (a damaged, protected or hostile file, or one whose
+kept cells hold more than MAX_TEXT characters in all).
 
 Why a child process: python-calamine aborts the whole process (not an exception) on
 some crafted sheets, and a zip bomb or a sheet with one cell at the far corner can ask
@@ -20,14 +21,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import zipfile
 
 MAX_COLUMNS = 40
 MAX_CELL = 2000  # characters kept per cell; longer values are cut (and then rejected)
+# Characters kept in all cells together. The parent loads every kept cell from this
+# process's JSON at once, and MAX_CELL alone does not bound that: a few MB of .xlsx can
+# point 4 million cells at one 2,000-character shared string (gigabytes of JSON). Far
+# above any real invitation file: 100,000 rows of typical cells are about 10 MB.
+MAX_TEXT = 64 * 1024 * 1024
 MAX_UNZIPPED = 256 * 1024 * 1024
 MAX_RATIO = 200
 
+_FILLED = re.compile(r"[^\s,;]")  # a character that is neither blank nor a separator
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entry
@@ -35,6 +43,10 @@ ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entr
 
 class Unreadable(Exception):
     pass
+
+
+def _too_much_text() -> Unreadable:
+    return Unreadable(f"the file holds more text than an import may ({MAX_TEXT >> 20} MB)")
 
 
 class TooManyRows(Exception):
@@ -93,7 +105,7 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
         sheet = workbook.get_sheet_by_index(0)
         if sheet.width > 16_384:
             raise Unreadable("the sheet is wider than a spreadsheet can be")
-        rows, last, found = [], 0, 0
+        rows, last, found, kept = [], 0, 0, 0
         # iter_rows() starts at the sheet's first row (row 1), padding the empty rows
         # above the data, so its index is already the spreadsheet's row number - 1.
         for index, values in enumerate(sheet.iter_rows()):
@@ -102,6 +114,9 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
             if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
+                    kept += sum(map(len, cells))
+                    if kept > MAX_TEXT:
+                        raise _too_much_text()
                     rows.append([number, cells])
                     last = number
         # Past the limit the rows are only counted (the sheet is in memory already).
@@ -127,13 +142,25 @@ def _decode(data: bytes) -> str:
     raise Unreadable("the text is in an unknown encoding; save it as CSV UTF-8")
 
 
+def _first_filled_line(text: str) -> str:
+    """The first line with something besides spaces and separators: blank lines above
+    the header say nothing about the delimiter. Found with one search (not a loop over
+    lines), so that a file of millions of empty lines costs no more than reading it."""
+    found = _FILLED.search(text)
+    if found is None:
+        return ""
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", found.start())
+    return text[start : len(text) if end < 0 else end]
+
+
 def read_csv(path: str, max_rows: int) -> tuple[list, int]:
     with open(path, "rb") as handle:
         text = _decode(handle.read())
-    first_line = text.split("\n", 1)[0]
+    first_line = _first_filled_line(text)
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     csv.field_size_limit(64 * 1024 * 1024)
-    rows, number, found = [], 0, 0
+    rows, number, found, kept = [], 0, 0, 0
     try:
         for number, values in enumerate(
             csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1
@@ -142,6 +169,9 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
             if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
+                    kept += sum(map(len, cells))
+                    if kept > MAX_TEXT:
+                        raise _too_much_text()
                     rows.append([number, cells])
     except csv.Error as error:
         raise Unreadable(f"the CSV text is malformed near row {number + 1}") from error

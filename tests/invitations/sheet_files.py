@@ -187,6 +187,22 @@ def with_huge_cell(rows: Rows, placeholder: str, size: int = 10 * 1024 * 1024) -
     return out.getvalue()
 
 
+def shared_string_flood(rows: int, columns: int = 40, size: int = 2000) -> bytes:
+    """An .xlsx workbook whose ``rows`` x ``columns`` cells (below the header) all point
+    at one shared string of ``size`` letters: the file stores the text once and weighs
+    a few KB, while its cells hold ``rows * columns * size`` characters."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, HEADER)
+    text = "x" * size
+    for line in range(1, rows + 1):
+        for column in range(columns):
+            sheet.write_string(line, column, text)
+    workbook.close()
+    return buffer.getvalue()
+
+
 def fake_ole(size: int = 4096) -> bytes:
     """The OLE (compound file) magic bytes, then junk: a legacy or encrypted Office
     file as far as its first eight bytes go."""

@@ -16,10 +16,20 @@ from django.utils import timezone
 
 from portico.core.models import AuditEvent
 from portico.groups.models import Group
-from portico.invitations.models import Invitation, InvitationMessage
+from portico.invitations.models import Invitation, InvitationImport, InvitationMessage
 from portico.invitations.services.accept import invitation_accept
 from tests.conftest import PASSWORD
-from tests.invitations.sheet_files import API, checked, confirm, get_import, read_csv, read_xlsx
+from tests.invitations.sheet_files import (
+    API,
+    HEADER,
+    checked,
+    confirm,
+    csv_bytes,
+    get_import,
+    read_csv,
+    read_xlsx,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +241,11 @@ def test_residents_and_visitors_cannot_export(resident_client, anonymous_client,
         assert page.status_code == 302
     for url in (f"{API}/template.xlsx", "/manage/invitations/template.xlsx"):
         assert resident_client.get(url).status_code == 403
-    assert resident_client.post(f"{API}/imports", {}).status_code in (403, 422)
+    # Refused for who is asking, not for what is sent: a well-formed file gets the same 403.
+    refused = upload(resident_client, "people.csv", csv_bytes([HEADER, ["ann@x.example"]]))
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "permission_denied"
+    assert not InvitationImport.objects.exists()
     assert not AuditEvent.objects.filter(verb="invitation.exported").exists()
 
 

@@ -17,6 +17,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
+from portico.invitations import sheet_reader
 from portico.invitations.models import (
     Invitation,
     InvitationBatch,
@@ -37,6 +38,7 @@ from tests.invitations.sheet_files import (
     far_corner,
     random_bytes,
     read_xlsx,
+    shared_string_flood,
     upload,
     where,
     with_huge_cell,
@@ -160,6 +162,15 @@ CASES = [
         rows_read=1,
     ),
     Hostile(
+        # One 2,000-character shared string in 40 columns of 900 rows: a file of about
+        # 80 KB whose cells hold 72 million characters, more than the reader hands on
+        # (the parent would load them all from its JSON at once).
+        "shared-string-flood.xlsx",
+        lambda: shared_string_flood(900),
+        UNPARSEABLE,
+        reason="more text than an import may (64 MB)",
+    ),
+    Hostile(
         # Windows' "CSV" in Western Europe: cp1252 and semicolons. The accents survive
         # (the unknown group is named exactly as typed).
         "cp1252.csv",
@@ -267,6 +278,46 @@ def test_the_readers_memory_cap_is_what_stops_a_greedy_file(settings, tmp_path):
     sheet = read_invitation_sheet(small)
     assert sheet.errors == []
     assert [(r.position, r.email) for r in sheet.rows] == [(2, "ann@x.example")]
+
+
+def _rows_holding(characters: int) -> list[list[str]]:
+    """A header ("email") and rows whose cells hold ``characters`` characters in all, the
+    header's included, in cells of at most 2,000 (so that none is cut)."""
+    rows, left = [["email"]], characters - len("email")
+    while left:
+        row: list[str] = []
+        while left and len(row) < 10:
+            row.append("x" * min(left, 2000))
+            left -= len(row[-1])
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_reader_refuses_more_text_than_its_cap_counting_only_kept_rows(
+    monkeypatch, tmp_path, fmt
+):
+    """A file whose cells hold exactly the cap reads; one character more is refused, in
+    .xlsx and CSV alike; rows past the row limit are only counted, so their text is not.
+    In this process, with the cap lowered to 1 MB to keep the files small (the child
+    process has the real cap: see the shared-string-flood case)."""
+    monkeypatch.setattr(sheet_reader, "MAX_TEXT", 1 << 20)
+    build = xlsx_bytes if fmt == "xlsx" else csv_bytes
+    at_cap = tmp_path / f"at-cap.{fmt}"
+    at_cap.write_bytes(build(_rows_holding(1 << 20)))
+    result = sheet_reader.read(str(at_cap), 1000)
+    assert result["ok"] is True
+    assert sum(len(cell) for _number, cells in result["rows"] for cell in cells) == 1 << 20
+
+    over = tmp_path / f"over.{fmt}"
+    rows = _rows_holding((1 << 20) + 1)
+    over.write_bytes(build(rows))
+    assert sheet_reader.read(str(over), 1000) == {
+        "ok": False,
+        "reason": "the file holds more text than an import may (1 MB)",
+    }
+    # Kept up to a row limit of 10, the same file is too long, not too big.
+    assert sheet_reader.read(str(over), 10) == {"ok": False, "too_many_rows": len(rows) - 1}
 
 
 def test_the_error_sheet_of_a_formula_file_holds_text_only(admin_client):

@@ -6,9 +6,16 @@ once; and an import whose data changed before the confirm storing nothing."""
 
 from __future__ import annotations
 
-import pytest
-from django.core import mail
+from datetime import timedelta
 
+import pytest
+import time_machine
+from django.conf import settings
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from portico.core.languages import platform_languages
 from portico.core.models import AuditEvent
 from portico.groups.models import Group, Membership
 from portico.invitations.models import (
@@ -17,6 +24,9 @@ from portico.invitations.models import (
     InvitationImport,
     InvitationMessage,
 )
+from portico.invitations.services.jobs import invitations_expire
+from portico.invitations.sheets import COLUMNS
+from tests.invitations.conftest import mail_to
 from tests.invitations.sheet_files import (
     API,
     HEADER,
@@ -24,6 +34,7 @@ from tests.invitations.sheet_files import (
     confirm,
     csv_bytes,
     get_import,
+    read_xlsx,
     sheet_file,
     upload,
     where,
@@ -92,6 +103,50 @@ def test_every_row_error_names_its_row_column_and_value(admin_client, neighbours
     _nothing_stored()
 
 
+def _error_sheet(admin_client, import_id: int, source: str) -> list[list[str]]:
+    """The sheet with the error column, from the API or through the admin page's link."""
+    if source == "api":
+        url = f"{API}/imports/{import_id}/errors.xlsx"
+    else:
+        url = reverse("web:import-errors", args=[import_id])
+        page = admin_client.get(reverse("web:import", args=[import_id]))
+        assert f'href="{url}"' in page.content.decode()
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert "portico-import-errors.xlsx" in response["Content-Disposition"]
+    return read_xlsx(b"".join(response.streaming_content))
+
+
+@pytest.mark.parametrize("source", ["api", "page"])
+def test_the_error_sheet_of_an_xlsx_upload_marks_exactly_the_wrong_rows(
+    admin_client, neighbours, source
+):
+    """The uploaded workbook comes back with its columns and values (as the spreadsheet
+    shows them: a number, a boolean), and one more column naming each wrong row's
+    problems by code and message; the other rows keep that cell empty."""
+    rows = [
+        [*HEADER, "message"],
+        ["ann@x.example", "Ann", "Ash", "en", NEIGHBOURS, True, "Hello"],
+        ["not an email", "Ben", "Birch", "nl-BE", "", False, ""],
+        ["cleo@x.example", "Cleo", 1984, "xx-YY", "", "", ""],
+        ["dan@x.example", "Dan", "Dunn", "fr-BE", "", "", "Bye"],
+    ]
+    result = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    assert where(result["errors"]) == [
+        ("invalid_email", 3, "email", "not an email"),
+        ("unknown_locale", 4, "language", "xx-YY"),
+    ]
+    bad_address, bad_language = (f"{e['code']}: {e['message']}" for e in result["errors"])
+
+    assert _error_sheet(admin_client, result["id"], source) == [
+        [*HEADER, "message", "errors"],
+        ["ann@x.example", "Ann", "Ash", "en", NEIGHBOURS, "TRUE", "Hello", ""],
+        ["not an email", "Ben", "Birch", "nl-BE", "", "FALSE", "", bad_address],
+        ["cleo@x.example", "Cleo", "1984", "xx-YY", "", "", "", bad_language],
+        ["dan@x.example", "Dan", "Dunn", "fr-BE", "", "", "Bye", ""],
+    ]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_rows_are_numbered_as_the_spreadsheet_shows_them_below_blank_rows(admin_client, fmt):
     """Two blank rows above the header and one in the middle: the numbers stay those of
@@ -140,6 +195,41 @@ def test_an_untouched_template_invites_nobody(admin_client):
     assert result["progress"]["status"] == "invalid"
     assert where(result["errors"]) == [("no_invites_specified", None, None, None)]
     _nothing_stored()
+
+
+def test_the_templates_help_sheet_explains_every_column_language_and_group(
+    admin_client, neighbours, staff
+):
+    """The help sheet explains each column of the template (and the two extra ones), and
+    lists every platform language with its name and every group with its kind."""
+    Group.objects.create(name="Résidents du Nord, bloc B")
+    template = admin_client.get(f"{API}/template.xlsx")
+    assert template.status_code == 200
+    assert read_xlsx(template.content, sheet=0) == [list(COLUMNS)]
+
+    help_rows = read_xlsx(template.content, sheet=1)
+    assert help_rows[0] == ["Column", "What to write", "Example"]
+    languages_at = help_rows.index(["Languages", "", ""])
+    groups_at = help_rows.index(["Groups", "", ""])
+
+    explained = [row for row in help_rows[1:languages_at] if any(row)]
+    assert [row[0] for row in explained] == [*COLUMNS, "send_invite_email", "message"]
+    assert all(row[1] for row in explained), explained
+    assert dict((row[0], row[2]) for row in explained)["language"] in platform_languages()
+
+    listed = [row[:2] for row in help_rows[languages_at + 1 : groups_at] if any(row)]
+    names = dict(settings.LANGUAGES)
+    assert listed == [[code, names[code.lower()]] for code in platform_languages()]
+    assert all(name for _code, name in listed)
+
+    assert [row[:2] for row in help_rows[groups_at + 1 :]] == [
+        [group.name, group.get_kind_display()] for group in Group.objects.order_by("name")
+    ]
+    assert {row[0] for row in help_rows[groups_at + 1 :]} == {
+        NEIGHBOURS,
+        "City staff",
+        "Résidents du Nord, bloc B",
+    }
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -263,6 +353,32 @@ def test_csv_with_semicolons(admin_client, neighbours, garden_club, bom):
     assert result["warnings"] == []
 
 
+def test_csv_with_semicolons_below_blank_lines(admin_client, neighbours):
+    """Above the header: an empty line, a line of separators and one of spaces. The
+    delimiter is guessed from the header, not from the empty first line, and the rows
+    keep the numbers the spreadsheet shows (the header is line 4)."""
+    rows = [
+        None,  # 1
+        ["", "", ""],  # 2: ";;"
+        ["   "],  # 3
+        ["email", "first_name", "last_name", "groups", "department"],  # 4
+        ["zoe@x.example", "Zoë", "Müller", NEIGHBOURS, "Parks"],  # 5
+        None,  # 6
+        ["yann@x.example", "Yann", "Le Goff", "", "Roads"],  # 7
+    ]
+    content = csv_bytes(rows, delimiter=";")
+    assert content.startswith(b"\r\n;;\r\n   \r\nemail;")
+    result = checked(admin_client, "semicolons.csv", content)
+    assert result["progress"]["status"] == "ready", result["errors"]
+    assert [(p["row"], p["email"], p["first_name"], p["groups"]) for p in result["preview"]] == [
+        (5, "zoe@x.example", "Zoë", NEIGHBOURS),
+        (7, "yann@x.example", "Yann", ""),
+    ]
+    assert [(w["code"], w["row"], w["column"]) for w in result["warnings"]] == [
+        ("unknown_column", 4, "department")
+    ]
+
+
 # --- Overrides and fall-backs --------------------------------------------------------------
 
 
@@ -355,6 +471,44 @@ def test_the_preview_writes_nothing_until_confirmed(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_an_expired_invitation_in_a_file_is_previewed_as_renewed_and_sent_again(
+    admin_client, invite, fmt
+):
+    """Invited 31 days ago and marked expired by the nightly job: the file's row is
+    previewed as a renewal, and once stored the same invitation is pending again, with a
+    new lifetime and one more email."""
+    with time_machine.travel(timezone.now() - timedelta(days=31)):
+        expired = invite("erin@x.example")
+    assert invitations_expire(now=timezone.now()) == 1
+    expired.refresh_from_db()
+    assert expired.status == Invitation.Status.EXPIRED
+    old_expiry = expired.expires_at
+    assert len(mail_to("erin@x.example")) == 1
+
+    rows = [HEADER, ["new.person@x.example"], ["Erin@x.example", "Erin"]]
+    result = checked(admin_client, *sheet_file(fmt, rows))
+    assert result["progress"]["status"] == "ready", result["errors"]
+    assert [(p["row"], p["action"]) for p in result["preview"]] == [(2, "invite"), (3, "renew")]
+    assert result["summary"]["renewed"] == 1
+    assert result["summary"]["invited"] == 1
+    assert result["summary"]["emails"] == 2
+    assert len(mail_to("erin@x.example")) == 1  # the preview sends nothing
+
+    before = timezone.now()
+    confirm(admin_client, result["id"])
+    assert get_import(admin_client, result["id"])["progress"]["status"] == "done"
+    renewed = Invitation.objects.get(email="erin@x.example")
+    assert renewed.pk == expired.pk
+    assert renewed.token == expired.token
+    assert renewed.status == Invitation.Status.PENDING
+    assert renewed.sent_at >= before
+    assert renewed.expires_at > old_expiry
+    assert renewed.expires_at - renewed.sent_at == timedelta(days=30)
+    assert InvitationMessage.objects.filter(invitation=renewed).count() == 2
+    assert len(mail_to("erin@x.example")) == 2
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_confirm_stores_sends_and_reports_progress_once(admin, admin_client, fmt):
     rows = [HEADER, ["ann@x.example", "Ann"], None, ["bob@x.example"], ["cleo@x.example"]]
     result = checked(admin_client, *sheet_file(fmt, rows))
@@ -366,6 +520,8 @@ def test_confirm_stores_sends_and_reports_progress_once(admin, admin_client, fmt
         "stored": 0,
         "emails_queued": 0,
         "emails_sent": 0,
+        "emails_not_sent": 0,
+        "mail_done": True,
     }
 
     response = confirm(admin_client, result["id"])
@@ -379,6 +535,8 @@ def test_confirm_stores_sends_and_reports_progress_once(admin, admin_client, fmt
         "stored": 3,
         "emails_queued": 3,
         "emails_sent": 3,
+        "emails_not_sent": 0,
+        "mail_done": True,
     }
     assert sorted(m.to[0] for m in mail.outbox) == [
         "ann@x.example",
