@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from portico.accounts.models import ApiToken, User, hash_api_token, normalize_email
 from portico.accounts.tokens import make_verification_token, read_verification_token
 from portico.core.audit import audit, audit_many
-from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError, NotFound
 from portico.core.languages import language_or_default
 from portico.core.mail import send_email_after_commit
@@ -148,8 +147,8 @@ def users_grant_admin(*, actor: User, users: list[User]) -> list[User]:
     queries whatever their number (an import may name thousands); one audit entry each,
     as :func:`user_set_admin` writes. Returns the users who gained the rights."""
     ids = list({user.pk for user in users})
-    granted = list(User.objects.select_for_update().filter(pk__in=id_set(ids), is_admin=False))
-    User.objects.filter(pk__in=id_set([user.pk for user in granted])).update(is_admin=True)
+    granted = list(User.objects.select_for_update().filter(pk__one_of=ids, is_admin=False))
+    User.objects.filter(pk__one_of=[user.pk for user in granted]).update(is_admin=True)
     audit_many(
         actor=actor,
         verb="user.admin_granted",

@@ -7,4 +7,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Portico core"
 
     def ready(self) -> None:
+        from django.db import models
+
         from portico.core import checks  # noqa: F401 (registers the deploy checks)
+        from portico.core.lookups import OneOf
+
+        models.IntegerField.register_lookup(OneOf)
+        models.ForeignKey.register_lookup(OneOf)

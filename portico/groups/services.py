@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
 from portico.core.audit import audit, audit_many
-from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group, Membership
 from portico.groups.rules import clean_rules
@@ -125,9 +124,9 @@ def group_add_members(*, actor: User, group: Group, users: Iterable[User]) -> in
     # A user listed twice is added (and audited) once.
     users = list({u.pk: u for u in users}.values())
     existing = set(
-        Membership.objects.filter(
-            group=group, user_id__in=id_set([u.pk for u in users])
-        ).values_list("user_id", flat=True)
+        Membership.objects.filter(group=group, user_id__one_of=[u.pk for u in users]).values_list(
+            "user_id", flat=True
+        )
     )
     new = [u for u in users if u.pk not in existing]
     Membership.objects.bulk_create(

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
 from portico.core.audit import audit, audit_many
-from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError, PermissionDenied
 from portico.groups.models import Group
 from portico.projects.models import Project
@@ -142,7 +141,7 @@ def project_add_moderators(*, actor: User | None, project: Project, users: Itera
     through = Project.moderators.through
     existing = set(
         through.objects.filter(
-            project_id=project.pk, user_id__in=id_set([u.pk for u in users])
+            project_id=project.pk, user_id__one_of=[u.pk for u in users]
         ).values_list("user_id", flat=True)
     )
     new = [user for user in users if user.pk not in existing]

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portico.accounts.models import User
@@ -15,6 +16,7 @@ from portico.core.bulk import (
     insert_for_ids,
     insert_rows,
     reserve_ids,
+    update_objects,
     values_subquery,
 )
 from portico.groups.models import Group, Membership
@@ -130,3 +132,56 @@ def test_a_lookup_matches_values_with_quotes_commas_braces_and_accents_exactly()
     Group.objects.create(name="Not asked for")
     found = Group.objects.filter(name__in=values_subquery([*names, "absent"]))
     assert sorted(found.values_list("name", flat=True)) == sorted(names)
+
+
+def test_objects_are_updated_each_with_its_own_values_in_one_statement(monkeypatch):
+    """Text with quotes and accents, booleans both ways, datetimes, empty values and
+    foreign keys land as set; rows not given and fields not named are left alone."""
+    monkeypatch.setattr("portico.core.bulk.UPDATE_CHUNK", 2)
+    users = [User.objects.create_user(f"u{n}@bulk.example") for n in range(4)]
+    verified = timezone.now().replace(microsecond=123456)
+    users[0].first_name, users[0].is_admin = 'Zoë "Z" O\'Neil, {x}', True
+    users[1].first_name, users[1].email_verified_at = "Jean-Luc", verified
+    users[2].first_name, users[2].is_active = "", False
+    users[3].last_name = "not saved: the field is not named"
+
+    with CaptureQueriesContext(connection) as queries:
+        update_objects(users[:3], ["first_name", "is_admin", "is_active", "email_verified_at"])
+
+    assert len(queries) == 2  # chunks of two objects
+    stored = {u.pk: u for u in User.objects.all()}
+    first, second, third, untouched = (stored[u.pk] for u in users)
+    assert (first.first_name, first.is_admin, first.is_active) == (
+        'Zoë "Z" O\'Neil, {x}',
+        True,
+        True,
+    )
+    assert first.email_verified_at is None
+    assert (second.first_name, second.email_verified_at, second.is_admin) == (
+        "Jean-Luc",
+        verified,
+        False,
+    )
+    assert (third.first_name, third.is_active) == ("", False)
+    assert untouched.last_name == ""
+
+
+def test_foreign_keys_are_updated_by_their_id():
+    group = Group.objects.create(name="Linked")
+    memberships = [
+        Membership.objects.create(group=group, user=User.objects.create_user(f"m{n}@b.example"))
+        for n in range(2)
+    ]
+    other = User.objects.create_user("other@b.example")
+    memberships[0].user = other
+
+    update_objects(memberships[:1], ["user"])
+
+    assert Membership.objects.get(pk=memberships[0].pk).user_id == other.pk
+    assert Membership.objects.get(pk=memberships[1].pk).user_id != other.pk
+
+
+def test_no_objects_update_nothing():
+    with CaptureQueriesContext(connection) as queries:
+        update_objects([], ["first_name"])
+    assert len(queries) == 0

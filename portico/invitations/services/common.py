@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Expression
 
 from portico.core.audit import audit_many
 from portico.core.bulk import db_datetime, insert_for_ids
@@ -86,11 +85,11 @@ def new_lifetime(now: datetime) -> dict[str, Any]:
     }
 
 
-def cancel_waiting_messages(invitation_ids: Collection[int] | Expression, *, now: datetime) -> None:
+def cancel_waiting_messages(invitation_ids: Collection[int], *, now: datetime) -> None:
     """Cancel the emails of these invitations still waiting in the outbox: the caller
     queues the email that replaces them, and the invitee gets one email, not two."""
     InvitationMessage.objects.filter(
-        invitation_id__in=invitation_ids, sent_at__isnull=True, failed_at__isnull=True
+        invitation_id__one_of=invitation_ids, sent_at__isnull=True, failed_at__isnull=True
     ).update(failed_at=now, last_error="superseded: the invitation was sent again")
 
 

@@ -25,7 +25,13 @@ from django.utils.translation import gettext as _
 from portico.accounts.models import User
 from portico.accounts.services import users_delete_unverified, users_grant_admin
 from portico.core.audit import audit_many
-from portico.core.bulk import db_datetime, id_set, insert_for_ids, insert_rows, reserve_ids
+from portico.core.bulk import (
+    db_datetime,
+    insert_for_ids,
+    insert_rows,
+    reserve_ids,
+    update_objects,
+)
 from portico.core.errors import ApplicationError
 from portico.groups.models import Group
 from portico.groups.services import group_add_members
@@ -268,9 +274,6 @@ def _update_users(*, actor: User, plan: BatchPlan) -> None:
 
 
 _MERGED_FIELDS = ["is_admin", "first_name", "last_name"]
-# Rows per UPDATE of bulk_update: its CASE grows with the rows, and each row is matched
-# against every branch.
-_UPDATE_BATCH = 500
 
 
 def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) -> None:
@@ -287,7 +290,9 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, no
         invitation.pk: invitation
         for invitation in Invitation.objects.select_for_update(of=("self",))
         .select_related("accepted_user")
-        .filter(pk__in=id_set([e.invitation.pk for e in entries]))
+        # What is read or written below, no more: a chunk is 10,000 invitations.
+        .only(*_MERGED_FIELDS, "email", "status", "expires_at", "message", "accepted_user")
+        .filter(pk__one_of=[e.invitation.pk for e in entries])
     }
     merged, renewed, changed, now_registered = [], [], [], []
     groups: dict[int, set[int]] = defaultdict(set)
@@ -325,10 +330,10 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, no
             groups[group.pk].add(invitation.pk)
         details[invitation.pk] = {"groups": [g.name for g in entry.groups], "admin": entry.is_admin}
     # The emails of the old lifetime still waiting are replaced by the one queued below.
-    cancel_waiting_messages(id_set([i.pk for i in renewed]), now=now)
-    Invitation.objects.bulk_update(changed, _MERGED_FIELDS, batch_size=_UPDATE_BATCH)
+    cancel_waiting_messages([i.pk for i in renewed], now=now)
+    update_objects(changed, _MERGED_FIELDS)
     lifetime = [*new_lifetime(now), "language", "message", "send_email", "inviter"]
-    Invitation.objects.bulk_update(renewed, [*_MERGED_FIELDS, *lifetime], batch_size=_UPDATE_BATCH)
+    update_objects(renewed, [*_MERGED_FIELDS, *lifetime])
     touched = [i.pk for i in (*merged, *renewed)]
     for group_id, ids in groups.items():
         _link_missing(Invitation.groups.through, "group_id", group_id, sorted(ids))
@@ -358,7 +363,7 @@ def _link_missing(through: Any, column: str, value: int, invitation_ids: list[in
         return
     linked = set(
         through.objects.filter(
-            **{column: value, "invitation_id__in": id_set(invitation_ids)}
+            **{column: value, "invitation_id__one_of": invitation_ids}
         ).values_list("invitation_id", flat=True)
     )
     insert_rows(

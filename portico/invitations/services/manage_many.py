@@ -33,7 +33,6 @@ from django.utils.translation import ngettext_lazy
 
 from portico.accounts.models import User
 from portico.core.audit import audit
-from portico.core.bulk import id_set
 from portico.core.errors import ApplicationError, NotFound
 from portico.invitations.models import Invitation, InvitationMessage
 from portico.invitations.selectors import InvitationFilter
@@ -139,7 +138,7 @@ def _resend(*, actor: User, rows: Sequence[_Row], now: datetime) -> _Done:
         else:
             open_rows.append(row)
     registered = set(
-        Invitation.objects.filter(pk__in=id_set([r.pk for r in open_rows if r.email]))
+        Invitation.objects.filter(pk__one_of=[r.pk for r in open_rows if r.email])
         .filter(
             Exists(
                 User.objects.annotate(address=Lower("email")).filter(
@@ -156,9 +155,9 @@ def _resend(*, actor: User, rows: Sequence[_Row], now: datetime) -> _Done:
             done.succeeded.append(row)
     if not done.succeeded:
         return done
-    ids = id_set([row.pk for row in done.succeeded])
+    ids = [row.pk for row in done.succeeded]
     lifetime = new_lifetime(now)
-    Invitation.objects.filter(pk__in=ids).update(
+    Invitation.objects.filter(pk__one_of=ids).update(
         **lifetime,
         # Created without email (send_invite_email FALSE)? Resending is an explicit
         # request for one.
@@ -191,15 +190,15 @@ def _delete(*, actor: User, rows: Sequence[_Row], now: datetime) -> _Done:
         invitations=rows,
         details_of=lambda row: {"status": row.effective_status, "email": row.email or ""},
     )
-    ids = id_set([row.pk for row in rows])
+    ids = [row.pk for row in rows]
     # Each relation in one statement. These are every row that points at an invitation
     # (tests/invitations/test_manage_many.py checks that the list stays complete), so
     # the invitations themselves go without Django collecting them again in batches of
     # a hundred.
-    InvitationMessage.objects.filter(invitation_id__in=ids).delete()
-    Invitation.groups.through.objects.filter(invitation_id__in=ids).delete()
-    Invitation.moderated_projects.through.objects.filter(invitation_id__in=ids).delete()
-    Invitation.objects.filter(pk__in=ids)._raw_delete(Invitation.objects.db)
+    InvitationMessage.objects.filter(invitation_id__one_of=ids).delete()
+    Invitation.groups.through.objects.filter(invitation_id__one_of=ids).delete()
+    Invitation.moderated_projects.through.objects.filter(invitation_id__one_of=ids).delete()
+    Invitation.objects.filter(pk__one_of=ids)._raw_delete(Invitation.objects.db)
     return _Done(succeeded=list(rows))
 
 
@@ -244,7 +243,7 @@ def by_ids(work: Work, *, actor: User, ids: Iterable[int]) -> dict[int, Applicat
     for chunk in batched((i for i in wanted if 0 < i <= _MAX_ID), CHUNK):
         with transaction.atomic():
             now = timezone.now()
-            rows = _rows(Invitation.objects.filter(pk__in=id_set(chunk)), now=now)
+            rows = _rows(Invitation.objects.filter(pk__one_of=chunk), now=now)
             done = work(actor=actor, rows=rows, now=now)
         outcomes.update((row.pk, None) for row in done.succeeded)
         for code, failed in done.failed.items():

@@ -465,11 +465,14 @@ def _invitations_by_tokens(rows: list[InviteRow]) -> dict[int, Invitation]:
 
 def open_invitations_by_address(addresses: list[str]) -> dict[str, Invitation]:
     """The open (pending or expired) invitations of ``addresses``, which must be in
-    lower case, keyed by lower-cased address; one query."""
+    lower case, keyed by lower-cased address; one query. Only what planning reads is
+    loaded (id, address, status, expiry): an import may find 100,000 of them, and a
+    whole invitation costs several times as much to build."""
     if not addresses:
         return {}
     invitations = (
         Invitation.objects.open_for_address()
+        .only("id", "email", "status", "expires_at")
         .annotate(email_lower=Lower("email"))
         .filter(email_lower__in=values_subquery(addresses))
     )
