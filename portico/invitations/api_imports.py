@@ -39,17 +39,65 @@ class ImportProgress(Schema):
     mail_done: bool = Field(description="Every queued email is sent or will not be.")
 
 
+class ImportSummary(Schema):
+    """What confirming will do, row by row counted. Null until the check has passed."""
+
+    invited: int = Field(description="New invitations, each sent by email unless told not to.")
+    codes: int = Field(description="Registration codes: invitations without email.")
+    updated: int = Field(
+        description="Registered users given the groups and rights at once (no email)."
+    )
+    merged: int = Field(description="Pending invitations that gain the groups and rights.")
+    renewed: int = Field(description="Expired invitations renewed and sent again.")
+    existing: int = Field(description="Rows carrying a known token (a re-imported export).")
+    admins: int = Field(description="Rows that give admin rights.")
+    emails: int = Field(description="Invitation emails confirming will queue.")
+
+
+class ImportProblem(Schema):
+    """An error or a warning: a stable ``code``, a message in the admin's language, and
+    where: ``row`` (the spreadsheet's row number, header = 1) or ``rows`` (every row of
+    a duplicate address), ``column`` and ``value``; ``limit`` and ``count`` for
+    ``max_invites_limit_exceeded``, ``count`` for a warning about many rows. Keys that
+    do not apply are left out."""
+
+    code: str
+    message: str
+    row: int | None = None
+    rows: list[int] | None = None
+    column: str | None = None
+    value: str | int | None = None
+    field: str | None = None
+    limit: int | None = None
+    count: int | None = None
+
+
+class PreviewRow(Schema):
+    row: int = Field(description="The spreadsheet's row number (header = 1).")
+    action: str = Field(
+        description="`invite`, `code`, `update_user`, `merge`, `renew` or `existing`."
+    )
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    groups: str = Field(description="The groups' names, comma-separated.")
+    admin: bool
+
+
 class ImportOut(Schema):
     id: int
-    kind: str
+    kind: str = Field(description="`file` (invitations) or `codes` (registration codes).")
     filename: str
     created_at: datetime
     progress: ImportProgress
-    summary: dict
-    errors: list[dict]
-    warnings: list[dict]
-    preview: list[dict]
-    preview_count: int
+    summary: ImportSummary | None
+    errors: list[ImportProblem] = Field(description="Every problem, at most 1,000.")
+    warnings: list[ImportProblem] = Field(
+        description="Unknown or repeated columns, smart groups: nothing that stops the import."
+    )
+    preview: list[PreviewRow] = Field(description="The rows asked for (preview_offset/limit).")
+    preview_count: int = Field(description="Rows in the whole preview.")
 
 
 PREVIEW_FIELDS = (
@@ -76,7 +124,7 @@ def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
         "filename": invitation_import.filename,
         "created_at": invitation_import.created_at,
         "progress": invitation_import_progress(invitation_import),
-        "summary": invitation_import.summary,
+        "summary": invitation_import.summary or None,
         "errors": invitation_import.errors[:1000],
         "warnings": invitation_import.warnings,
         "preview": [
@@ -106,6 +154,7 @@ def download_template(request: HttpRequest, kind: str = "file"):
 @router.post(
     "/imports",
     response={202: ImportOut},
+    exclude_unset=True,  # a problem's keys that do not apply are left out
     summary="Upload a spreadsheet or CSV file to check (the preview)",
 )
 def create_import(request: HttpRequest, file: File[UploadedFile], options: Form[ImportOptionsIn]):
@@ -136,7 +185,12 @@ def _get_import(import_id: int):
     return invitation_import
 
 
-@router.get("/imports/{int:import_id}", response=ImportOut, summary="An import's progress")
+@router.get(
+    "/imports/{int:import_id}",
+    response=ImportOut,
+    summary="An import's progress",
+    exclude_unset=True,  # a problem's keys that do not apply are left out
+)
 def get_import(
     request: HttpRequest, import_id: int, preview_offset: int = 0, preview_limit: int = 100
 ):
@@ -155,6 +209,7 @@ def get_import(
 @router.post(
     "/imports/{int:import_id}/confirm",
     response={202: ImportOut},
+    exclude_unset=True,  # a problem's keys that do not apply are left out
     summary="Store and send a checked import",
 )
 def confirm_import(request: HttpRequest, import_id: int):

@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from portico.invitations.models import Invitation, InvitationImport
+from portico.invitations.services import imports
 from portico.invitations.services.imports import invitation_imports_resume_stalled
 from tests.invitations.sheet_files import checked, confirm, xlsx_bytes
 
@@ -15,20 +16,23 @@ ROWS = [["email"], ["a@x.example"], ["b@x.example"]]
 
 
 def test_a_step_that_breaks_marks_the_import_failed_with_the_reason(
-    admin_client, django_capture_on_commit_callbacks
+    admin_client, django_capture_on_commit_callbacks, monkeypatch
 ):
     preview = checked(admin_client, "people.xlsx", xlsx_bytes(ROWS))
-    # The checked plan is damaged (a first name that is not text): storing cannot go on.
-    damaged = [2, "invite", "a@x.example", 5, "", "en", False, True, None, None, None, None]
-    InvitationImport.objects.filter(pk=preview["id"]).update(plan=[damaged])
 
+    # Storing breaks on something unexpected (the database refuses, a bug...).
+    def breaks(**kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(imports, "apply_plan", breaks)
     # The task backend records the task as failed (and logs the error).
     with django_capture_on_commit_callbacks(execute=True):
         confirm(admin_client, preview["id"])
 
     failed = InvitationImport.objects.get(pk=preview["id"])
     assert failed.status == InvitationImport.Status.FAILED
-    assert "TypeError" in failed.failure
+    assert "RuntimeError" in failed.failure
+    assert "the disk is full" in failed.failure
     assert not Invitation.objects.exists()
 
 

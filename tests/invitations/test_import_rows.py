@@ -98,7 +98,7 @@ def test_every_row_error_names_its_row_column_and_value(admin_client, neighbours
     ]
     assert all(e["message"] for e in result["errors"])
     assert result["progress"]["rows_total"] == result["progress"]["rows_checked"] == 11
-    assert result["summary"] == {}
+    assert result["summary"] is None
     assert result["preview"] == []
     _nothing_stored()
 
@@ -594,3 +594,35 @@ def test_an_import_that_became_invalid_before_the_confirm_stores_nothing(
     _nothing_stored()
     assert confirm(admin_client, result["id"]).status_code == 409
     _nothing_stored()
+
+
+def test_the_openapi_schema_describes_an_imports_summary_problems_and_preview():
+    from portico.core.api import api
+
+    schemas = api.get_openapi_schema()["components"]["schemas"]
+    import_out = schemas["ImportOut"]["properties"]
+    assert set(schemas["ImportSummary"]["properties"]) == {
+        "invited",
+        "codes",
+        "updated",
+        "merged",
+        "renewed",
+        "existing",
+        "admins",
+        "emails",
+    }
+    assert {"code", "message", "row", "rows", "column", "value"} <= set(
+        schemas["ImportProblem"]["properties"]
+    )
+    assert "header = 1" in schemas["PreviewRow"]["properties"]["row"]["description"]
+    assert {"emails_not_sent", "mail_done"} <= set(schemas["ImportProgress"]["properties"])
+    assert {"summary", "errors", "warnings", "preview", "preview_count"} <= set(import_out)
+
+
+def test_a_problems_keys_that_do_not_apply_are_left_out(admin_client):
+    rows = [["email"], ["ann@x.example"], ["ann@x.example"], ["not an email"]]
+    result = checked(admin_client, "people.csv", csv_bytes(rows))
+
+    duplicate, invalid = sorted(result["errors"], key=lambda e: e["code"])
+    assert set(duplicate) == {"code", "message", "rows", "column", "value"}
+    assert set(invalid) == {"code", "message", "row", "column", "value"}
