@@ -36,7 +36,9 @@ class ImportProgress(Schema):
         description="Queued emails that will not go out: refused by the mail server after "
         "every attempt, or replaced by a newer email (a resend, a fixed address)."
     )
-    mail_done: bool = Field(description="Every queued email is sent or will not be.")
+    mail_done: bool = Field(
+        description="The import is done (or failed) and none of its emails is still waiting."
+    )
 
 
 class ImportSummary(Schema):

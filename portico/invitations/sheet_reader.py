@@ -7,7 +7,7 @@ non-empty rows only (numbers as the spreadsheet shows them, so blank rows are
 skipped but counted), ``{"ok": false, "too_many_rows": n}`` when the file holds more
 than MAX_ROWS rows (``n`` of them, besides the header), or
 ``{"ok": false, "reason": "..."}`` (a damaged, protected or hostile file, or one whose
-kept cells hold more than MAX_TEXT characters in all).
+kept cells would make more than MAX_TEXT bytes of JSON).
 
 Why a child process: python-calamine aborts the whole process (not an exception) on
 some crafted sheets, and a zip bomb or a sheet with one cell at the far corner can ask
@@ -27,10 +27,12 @@ import zipfile
 
 MAX_COLUMNS = 40
 MAX_CELL = 2000  # characters kept per cell; longer values are cut (and then rejected)
-# Characters kept in all cells together. The parent loads every kept cell from this
-# process's JSON at once, and MAX_CELL alone does not bound that: a few MB of .xlsx can
-# point 4 million cells at one 2,000-character shared string (gigabytes of JSON). Far
-# above any real invitation file: 100,000 rows of typical cells are about 10 MB.
+# Bytes of JSON this process may hand its parent, which loads them at once. MAX_CELL
+# alone does not bound that: a few MB of .xlsx can point 4 million cells at one
+# 2,000-character shared string (gigabytes of JSON). The rows' UTF-8 bytes are counted
+# as they are kept (to stop early), and the JSON itself is measured before it is
+# written (escapes make it longer). Far above any real invitation file: 100,000 rows of
+# typical cells are about 10 MB.
 MAX_TEXT = 64 * 1024 * 1024
 MAX_UNZIPPED = 256 * 1024 * 1024
 MAX_RATIO = 200
@@ -114,7 +116,7 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
             if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
-                    kept += sum(map(len, cells))
+                    kept += len("".join(cells).encode())
                     if kept > MAX_TEXT:
                         raise _too_much_text()
                     rows.append([number, cells])
@@ -169,7 +171,7 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
             if any(cells):
                 found += 1
                 if found <= max_rows + 1:  # the header and at most max_rows rows are kept
-                    kept += sum(map(len, cells))
+                    kept += len("".join(cells).encode())
                     if kept > MAX_TEXT:
                         raise _too_much_text()
                     rows.append([number, cells])
@@ -213,7 +215,15 @@ def limit_resources(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
 
 
+def output(result: dict) -> bytes:
+    """The JSON the parent reads: ``result``, or the refusal of a file whose JSON would
+    be larger than MAX_TEXT bytes."""
+    payload = json.dumps(result, ensure_ascii=False).encode()
+    if len(payload) > MAX_TEXT:
+        payload = json.dumps({"ok": False, "reason": str(_too_much_text())}).encode()
+    return payload
+
+
 if __name__ == "__main__":
     limit_resources(int(sys.argv[3]), int(sys.argv[4]))
-    result = read(sys.argv[1], int(sys.argv[2]))
-    sys.stdout.write(json.dumps(result, ensure_ascii=False))
+    sys.stdout.buffer.write(output(read(sys.argv[1], int(sys.argv[2]))))

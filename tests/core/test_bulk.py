@@ -185,3 +185,12 @@ def test_no_objects_update_nothing():
     with CaptureQueriesContext(connection) as queries:
         update_objects([], ["first_name"])
     assert len(queries) == 0
+
+
+def test_json_fields_are_refused():
+    """SQLite would store the JSON value unwrapped (a string as bare text)."""
+    group = Group.objects.create(name="Rules", rules=[])
+    group.rules = "not a list"
+    with pytest.raises(ValueError, match="JSON fields"):
+        update_objects([group], ["rules"])
+    assert Group.objects.get(pk=group.pk).rules == []

@@ -7,6 +7,7 @@ the process that reads it: every call here returns.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -318,6 +319,35 @@ def test_the_reader_refuses_more_text_than_its_cap_counting_only_kept_rows(
     }
     # Kept up to a row limit of 10, the same file is too long, not too big.
     assert sheet_reader.read(str(over), 10) == {"ok": False, "too_many_rows": len(rows) - 1}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_cap_counts_bytes_not_characters(monkeypatch, tmp_path, fmt):
+    """Four-byte characters make four bytes of JSON each: 300,000 of them are under a
+    cap of 1 MB in characters, but not in bytes."""
+    monkeypatch.setattr(sheet_reader, "MAX_TEXT", 1 << 20)
+    rows = [["email"], *([chr(0x1F600) * 1500] for _ in range(200))]
+    path = tmp_path / f"faces.{fmt}"
+    path.write_bytes((xlsx_bytes if fmt == "xlsx" else csv_bytes)(rows))
+
+    assert sheet_reader.read(str(path), 1000) == {
+        "ok": False,
+        "reason": "the file holds more text than an import may (1 MB)",
+    }
+
+
+def test_json_longer_than_the_cap_is_not_handed_over(monkeypatch):
+    """Escapes make the JSON longer than the text (a control character takes six
+    bytes): the JSON itself is measured before it is written."""
+    monkeypatch.setattr(sheet_reader, "MAX_TEXT", 1000)
+    under = {"ok": True, "rows": [[1, ["x" * 900]]], "last_row": 1}
+    over = {"ok": True, "rows": [[1, ["\x01" * 900]]], "last_row": 1}
+
+    assert json.loads(sheet_reader.output(under)) == under
+    assert json.loads(sheet_reader.output(over)) == {
+        "ok": False,
+        "reason": "the file holds more text than an import may (0 MB)",
+    }
 
 
 def test_the_error_sheet_of_a_formula_file_holds_text_only(admin_client):

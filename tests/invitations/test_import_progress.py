@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from portico.invitations.models import Invitation, InvitationImport, InvitationMessage
 from portico.invitations.services import imports, planning
-from portico.invitations.services.manage import invitation_resend
+from portico.invitations.services.manage import invitation_delete, invitation_resend
+from portico.invitations.tasks import deliver_invitation_messages
 from tests.invitations.sheet_files import checked, confirm, get_import, xlsx_bytes
 
 PEOPLE = [["email"], *([f"p{number}@x.example"] for number in range(1, 6))]
@@ -131,3 +132,51 @@ def test_an_email_that_will_not_be_sent_ends_the_bar_and_is_said(
     page = admin_client.get(reverse("web:import", args=[preview["id"]])).content.decode()
     assert 'data-testid="emails-not-sent"' in page
     assert "1 email will not be sent" in page
+
+
+def test_an_invitation_deleted_with_its_waiting_email_does_not_keep_the_page_polling(
+    admin, admin_client, django_capture_on_commit_callbacks
+):
+    rows = [["email"], ["ann@x.example"], ["bob@x.example"]]
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    with django_capture_on_commit_callbacks(execute=False):  # the emails wait
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+        imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+    assert _progress(admin_client, preview["id"])["mail_done"] is False
+
+    # The admin deletes one invitation (its waiting email goes with it); the other is sent.
+    invitation_delete(actor=admin, invitation_id=Invitation.objects.get(email="ann@x.example").pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_invitation_messages.enqueue()
+
+    progress = _progress(admin_client, preview["id"])
+    assert (progress["emails_queued"], progress["emails_sent"]) == (2, 1)
+    assert progress["mail_done"] is True
+    assert not _polls(admin_client, preview["id"])
+
+
+def test_emails_queued_counts_what_was_queued_not_what_was_planned(
+    admin, admin_client, invite, django_capture_on_commit_callbacks, monkeypatch
+):
+    expired = invite("old@x.example")
+    Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    rows = [["email"], ["old@x.example"], ["new@x.example"]]
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    assert preview["summary"]["emails"] == 2  # a renewal and a new invitation
+    with django_capture_on_commit_callbacks(execute=False):
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+
+    # Accepted after the plan was verified, before its chunk is stored: not renewed.
+    real_apply = imports.apply_plan
+
+    def accepted_meanwhile(**kwargs):
+        Invitation.objects.filter(pk=expired.pk).update(status="accepted")
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(imports, "apply_plan", accepted_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+
+    progress = _progress(admin_client, preview["id"])
+    assert (progress["emails_queued"], progress["emails_sent"]) == (1, 1)
+    assert progress["mail_done"] is True

@@ -521,7 +521,7 @@ def test_confirm_stores_sends_and_reports_progress_once(admin, admin_client, fmt
         "emails_queued": 0,
         "emails_sent": 0,
         "emails_not_sent": 0,
-        "mail_done": True,
+        "mail_done": False,  # nothing stored yet
     }
 
     response = confirm(admin_client, result["id"])

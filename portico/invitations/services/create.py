@@ -127,7 +127,7 @@ def _create_batch_once(
     if plan.errors:
         raise ApplicationError.many(plan.errors)
     batch = InvitationBatch.objects.create(source=source, actor=actor, created_at=now)
-    created = apply_plan(actor=actor, plan=plan, batch=batch, now=now)
+    created = apply_plan(actor=actor, plan=plan, batch=batch, now=now).created
     counts = plan.counts()
     batch.counts = counts
     batch.save(update_fields=["counts"])
@@ -136,22 +136,34 @@ def _create_batch_once(
     )
 
 
+@dataclass
+class Applied:
+    """What :func:`apply_plan` did: the invitations it created and how many emails it
+    queued (fewer than planned when invitations to renew were accepted or deleted
+    since the plan was made)."""
+
+    created: list[SimpleNamespace]
+    emails: int
+
+
 def apply_plan(
     *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool = True
-) -> list[SimpleNamespace]:
+) -> Applied:
     """Carry out a checked plan (or a chunk of one) inside the caller's transaction:
     create the new invitations, update registered users, merge and renew open
-    invitations, queue the emails. Returns the invitations created. ``audit_each``
-    False records nothing per invitation (an import audits itself as a whole)."""
+    invitations, queue the emails. ``audit_each`` False records nothing per invitation
+    (an import audits itself as a whole)."""
     replaced = [p.replaces for p in plan.rows if p.replaces is not None]
     if replaced:
         users_delete_unverified(
             actor=actor, users=replaced, reason="the address was invited; the invitation proves it"
         )
-    created = _create_new(actor=actor, plan=plan, batch=batch, now=now, audit_each=audit_each)
+    created, emails = _create_new(
+        actor=actor, plan=plan, batch=batch, now=now, audit_each=audit_each
+    )
     _update_users(actor=actor, plan=plan)
-    _merge_and_renew(actor=actor, plan=plan, batch=batch, now=now)
-    return created
+    emails += _merge_and_renew(actor=actor, plan=plan, batch=batch, now=now)
+    return Applied(created=created, emails=emails)
 
 
 _INVITATION_COLUMNS = (
@@ -177,12 +189,13 @@ _INVITATION_COLUMNS = (
 
 def _create_new(
     *, actor: User, plan: BatchPlan, batch: InvitationBatch, now, audit_each: bool
-) -> list[SimpleNamespace]:
+) -> tuple[list[SimpleNamespace], int]:
     """Insert the new invitations and their links through the fast path (a batch may
-    hold 100,000 rows). Returns light records (``pk``, ``email``, ``send_email``)."""
+    hold 100,000 rows). Returns light records (``pk``, ``email``, ``send_email``) and
+    the number of emails queued."""
     entries = [p for p in plan.rows if p.action in ("invite", "code")]
     if not entries:
-        return []
+        return [], 0
     ids = reserve_ids(Invitation, len(entries))
     created_at, expires_at = db_datetime(now), db_datetime(now + invitation_ttl())
     actor_id, pending = actor.pk if actor else None, Invitation.Status.PENDING
@@ -234,8 +247,10 @@ def _create_new(
         audit_invitations(
             actor=actor, verb="invitation.created", invitations=created, batch=batch.pk
         )
-    queue_messages(created, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk)
-    return created
+    emails = queue_messages(
+        created, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk
+    )
+    return created, emails
 
 
 def _update_users(*, actor: User, plan: BatchPlan) -> None:
@@ -276,16 +291,17 @@ def _update_users(*, actor: User, plan: BatchPlan) -> None:
 _MERGED_FIELDS = ["is_admin", "first_name", "last_name"]
 
 
-def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) -> None:
+def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, now) -> int:
     """Pending invitations gain the batch's groups and roles (no second email); expired
     ones are renewed too and sent again. A few queries whatever the number of rows.
+    Returns the number of emails queued.
 
     The plan may be older than this transaction (an import stores long after its
     preview), so the rows are locked and read again: an invitation accepted meanwhile is
     not reopened; its new account gets the groups and roles instead."""
     entries = [p for p in plan.rows if p.action in ("merge", "renew")]
     if not entries:
-        return
+        return 0
     current = {
         invitation.pk: invitation
         for invitation in Invitation.objects.select_for_update(of=("self",))
@@ -353,7 +369,9 @@ def _merge_and_renew(*, actor: User, plan: BatchPlan, batch: InvitationBatch, no
             actor=actor,
             plan=BatchPlan(rows=now_registered, projects=plan.projects, errors=[], warnings=[]),
         )
-    queue_messages(renewed, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk)
+    return queue_messages(
+        renewed, kind=InvitationMessage.Kind.INVITATION, now=now, batch_id=batch.pk
+    )
 
 
 def _link_missing(through: Any, column: str, value: int, invitation_ids: list[int]) -> None:

@@ -287,12 +287,12 @@ def _store_chunks(
             if locked.stored_through >= chunk_start:  # another worker stored it
                 continue
             part = BatchPlan(rows=chunk, projects=plan.projects, errors=[], warnings=[])
-            apply_plan(actor=actor, plan=part, batch=batch, now=now, audit_each=False)
+            applied = apply_plan(actor=actor, plan=part, batch=batch, now=now, audit_each=False)
             counts = part.counts()
             InvitationImport.objects.filter(pk=import_id).update(
                 stored_through=chunk_start + len(chunk) - 1,
                 stored=locked.stored + len(chunk) - counts["existing"],
-                emails_queued=locked.emails_queued + counts["emails"],
+                emails_queued=locked.emails_queued + applied.emails,
                 heartbeat_at=timezone.now(),
             )
 
@@ -355,19 +355,28 @@ def invitation_import_preview(
 
 
 def invitation_import_progress(invitation_import: InvitationImport) -> dict[str, Any]:
-    """The three bars: rows checked, invitations stored, emails sent. ``emails_not_sent``
-    counts the import's emails that will not go out: refused by the mail server after
-    every attempt, or cancelled because a newer email replaced them (a resend, a fixed
-    address). Once sent and not sent add up to ``emails_queued``, mail is done."""
-    sent = not_sent = 0
+    """The three bars: rows checked, invitations stored, emails sent.
+
+    ``emails_not_sent`` counts the import's emails that will not go out: refused by the
+    mail server after every attempt, or cancelled because a newer email replaced them
+    (a resend, a fixed address). ``mail_done`` is true once the import has stopped
+    storing (done or failed) and none of its emails is still waiting: then nothing
+    here will move again (an invitation deleted with its waiting email leaves sent
+    and not sent short of queued)."""
+    sent = not_sent = waiting = 0
     if invitation_import.batch_id:
         counts = InvitationMessage.objects.filter(
             batch_id=invitation_import.batch_id, kind=InvitationMessage.Kind.INVITATION
         ).aggregate(
             sent=Count("pk", filter=Q(sent_at__isnull=False)),
             not_sent=Count("pk", filter=Q(sent_at__isnull=True, failed_at__isnull=False)),
+            waiting=Count("pk", filter=Q(sent_at__isnull=True, failed_at__isnull=True)),
         )
-        sent, not_sent = counts["sent"], counts["not_sent"]
+        sent, not_sent, waiting = counts["sent"], counts["not_sent"], counts["waiting"]
+    finished = invitation_import.status in (
+        InvitationImport.Status.DONE,
+        InvitationImport.Status.FAILED,
+    )
     return {
         "status": invitation_import.status,
         "rows_total": invitation_import.rows_total,
@@ -377,5 +386,5 @@ def invitation_import_progress(invitation_import: InvitationImport) -> dict[str,
         "emails_queued": invitation_import.emails_queued,
         "emails_sent": sent,
         "emails_not_sent": not_sent,
-        "mail_done": sent + not_sent >= invitation_import.emails_queued,
+        "mail_done": finished and waiting == 0,
     }
