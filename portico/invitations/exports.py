@@ -119,10 +119,17 @@ def export_rows(invitations: QuerySet[Invitation]) -> Iterator[list[Any]]:
         last = ids[-1]
 
 
+# Blank rows the error sheet puts back, at most, so that each row keeps the number the
+# uploaded sheet gave it (a file of a million blank lines gets no million-row sheet).
+BLANK_ROWS_KEPT = 10_000
+
+
 def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], list[list[str]]]:
     """The uploaded sheet as it was, with an ``errors`` column naming each row's problems
-    (the header row and rows without problems keep an empty cell). Once the file is
-    deleted (``PORTICO_IMPORT_RETENTION``), the problems by row number instead."""
+    (the header row and rows without problems keep an empty cell). Blank rows are put
+    back, so that every row has the number the errors name (up to ``BLANK_ROWS_KEPT``);
+    problems of the whole file come last. Once the file is deleted
+    (``PORTICO_IMPORT_RETENTION``), the problems by row number instead."""
     by_row: dict[int, list[str]] = {}
     for error in invitation_import.errors:
         for number in [error["row"]] if error.get("row") else error.get("rows", []):
@@ -141,14 +148,18 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
     if not rows:
         return ["errors"], [[m] for m in general]
     width = max(len(cells) for _n, cells in rows)
-    header = [*rows[0][1], *[""] * (width - len(rows[0][1])), "errors"]
-    body = [
-        [*cells, *[""] * (width - len(cells)), "; ".join(by_row.get(number, []))]
-        for number, cells in rows[1:]
-    ]
+    blank, blanks_left = [""] * (width + 1), BLANK_ROWS_KEPT
+    header_number, lines = rows[0][0], []
+    for number, cells in rows:
+        gap = min(number - 1 - len(lines), blanks_left)
+        if gap > 0:  # the blank rows above this one
+            lines.extend([blank] * gap)
+            blanks_left -= gap
+        note = "errors" if number == header_number else "; ".join(by_row.get(number, []))
+        lines.append([*cells, *[""] * (width - len(cells)), note])
     if general:
-        body.insert(0, [""] * width + ["; ".join(general)])
-    return header, body
+        lines.append([""] * width + ["; ".join(general)])
+    return lines[0], lines[1:]
 
 
 def export_response(*, actor, file_format: str, search: str = "", status: str = ""):

@@ -6,6 +6,7 @@ once; and an import whose data changed before the confirm storing nothing."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -14,10 +15,12 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
+from python_calamine import CalamineWorkbook
 
 from portico.core.languages import platform_languages
 from portico.core.models import AuditEvent
 from portico.groups.models import Group, Membership
+from portico.invitations import exports
 from portico.invitations.models import (
     Invitation,
     InvitationBatch,
@@ -167,6 +170,33 @@ def test_rows_are_numbered_as_the_spreadsheet_shows_them_below_blank_rows(admin_
         ("invalid_email", 6, "email", "bad address"),
         ("malformed_admin_value", 7, "admin", "perhaps"),
     ]
+    # The error sheet keeps the blank rows: each row has the number its errors name.
+    content = admin_client.get(f"{API}/imports/{result['id']}/errors.xlsx")
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(content.streaming_content)))
+    numbered = {
+        number: [str(cell) for cell in cells]
+        for number, cells in enumerate(sheet.get_sheet_by_index(0).iter_rows(), start=1)
+        if any(cells)
+    }
+    assert sorted(numbered) == [3, 4, 6, 7]
+    assert numbered[3][-1] == "errors"
+    assert numbered[4][-1] == ""
+    assert numbered[6][-1].startswith("invalid_email: ")
+    assert numbered[7][-1].startswith("malformed_admin_value: ")
+
+
+def test_the_error_sheet_puts_back_a_bounded_number_of_blank_rows(admin_client, monkeypatch):
+    """A file of a million blank lines gets no million-row error sheet."""
+    monkeypatch.setattr(exports, "BLANK_ROWS_KEPT", 2)
+    rows = [HEADER, None, None, None, ["bad address"]]
+    result = checked(admin_client, "gaps.csv", csv_bytes(rows))
+    assert where(result["errors"]) == [("invalid_email", 5, "email", "bad address")]
+
+    response = admin_client.get(f"{API}/imports/{result['id']}/errors.xlsx")
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(response.streaming_content)))
+    lines = list(sheet.get_sheet_by_index(0).iter_rows())
+    assert len(lines) == 4  # the header, two blank rows of three, the wrong row
+    assert lines[3][0] == "bad address"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
