@@ -132,6 +132,7 @@ def test_an_email_that_will_not_be_sent_ends_the_bar_and_is_said(
     page = admin_client.get(reverse("web:import", args=[preview["id"]])).content.decode()
     assert 'data-testid="emails-not-sent"' in page
     assert "1 email will not be sent" in page
+    assert "What was confirmed" in page  # no longer "What will happen"
 
 
 def test_an_invitation_deleted_with_its_waiting_email_does_not_keep_the_page_polling(
