@@ -405,3 +405,18 @@ def test_an_upload_over_the_size_limit_is_refused_with_413(admin_client, setting
     assert error["limit_mb"] == 1
     assert not InvitationImport.objects.exists()
     _nothing_stored()
+
+
+def test_a_reader_that_runs_past_its_time_limit_is_stopped(settings, tmp_path):
+    """The wall-clock limit ends a reader that takes too long (whatever keeps it busy):
+    the file is unparseable, this process goes on. A limit of 50 ms stands for the
+    default's 90 s against a file that takes longer than that to read."""
+    settings.PORTICO_IMPORT_TIMEOUT_SECONDS = 0.05
+    slow = tmp_path / "slow.csv"
+    slow.write_bytes(csv_bytes([HEADER, *([f"p{n}@x.example", "P"] for n in range(100_000))]))
+
+    sheet = read_invitation_sheet(slow)
+
+    assert [e["code"] for e in sheet.errors] == ["unparseable_file"]
+    assert "took too long" in sheet.errors[0]["message"]
+    assert sheet.rows == []
