@@ -111,8 +111,8 @@ def update_objects(objects: Sequence[models.Model], fields: Sequence[str]) -> No
     what ``QuerySet.bulk_update`` does, in one statement per ``UPDATE_CHUNK`` objects.
 
     ``bulk_update`` writes a ``CASE`` with one branch per object, which the database
-    walks for every row it updates: renewing 20,000 invitations took 40 s. Here the
-    values travel as one JSON parameter, joined to the table by primary key
+    walks for every row it updates (work that grows with the square of the batch). Here
+    the values travel as one JSON parameter, joined to the table by primary key
     (``UPDATE ... FROM``; SQLite 3.33 or newer, else ``bulk_update``). Each value is
     prepared as ``save()`` prepares it. JSON fields are refused: SQLite would store the
     JSON value unwrapped."""
