@@ -79,6 +79,38 @@ def _cells(values: list) -> list[str]:
     ]
 
 
+class _KeptRows:
+    """The rows of a sheet as they are read: the non-empty ones kept with their row
+    number (the header and at most ``max_rows`` more), their text counted against
+    MAX_TEXT as they come (to stop early); rows past the limit are only counted."""
+
+    def __init__(self, max_rows: int):
+        self._rows: list[list] = []
+        self._limit = max_rows + 1
+        self._found = 0
+        self._bytes = 0
+        self.last = 0  # the number of the last row kept
+
+    def add(self, number: int, values: list) -> None:
+        cells = _cells(values)
+        if not any(cells):
+            return
+        self._found += 1
+        if self._found <= self._limit:
+            self._bytes += len("".join(cells).encode())
+            if self._bytes > MAX_TEXT:
+                raise _too_much_text()
+            self._rows.append([number, cells])
+            self.last = number
+
+    def rows(self) -> list[list]:
+        """The rows kept; raises TooManyRows (with the count, header excluded) past
+        the limit."""
+        if self._found > self._limit:
+            raise TooManyRows(self._found - 1)
+        return self._rows
+
+
 def _check_zip(path: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -107,24 +139,12 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
         sheet = workbook.get_sheet_by_index(0)
         if sheet.width > 16_384:
             raise Unreadable("the sheet is wider than a spreadsheet can be")
-        rows, last, found, kept = [], 0, 0, 0
+        kept = _KeptRows(max_rows)
         # iter_rows() starts at the sheet's first row (row 1), padding the empty rows
         # above the data, so its index is already the spreadsheet's row number - 1.
         for index, values in enumerate(sheet.iter_rows()):
-            number = index + 1
-            cells = _cells(values)
-            if any(cells):
-                found += 1
-                if found <= max_rows + 1:  # the header and at most max_rows rows are kept
-                    kept += len("".join(cells).encode())
-                    if kept > MAX_TEXT:
-                        raise _too_much_text()
-                    rows.append([number, cells])
-                    last = number
-        # Past the limit the rows are only counted (the sheet is in memory already).
-        if found > max_rows + 1:
-            raise TooManyRows(found - 1)
-        return rows, last
+            kept.add(index + 1, values)
+        return kept.rows(), kept.last
     except PasswordError as error:
         raise Unreadable("the workbook is protected with a password") from error
     except (CalamineError, KeyError, ValueError, zipfile.BadZipFile) as error:
@@ -162,24 +182,15 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
     first_line = _first_filled_line(text)
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     csv.field_size_limit(64 * 1024 * 1024)
-    rows, number, found, kept = [], 0, 0, 0
+    kept, number = _KeptRows(max_rows), 0
     try:
         for number, values in enumerate(
             csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1
         ):
-            cells = _cells(values)
-            if any(cells):
-                found += 1
-                if found <= max_rows + 1:  # the header and at most max_rows rows are kept
-                    kept += len("".join(cells).encode())
-                    if kept > MAX_TEXT:
-                        raise _too_much_text()
-                    rows.append([number, cells])
+            kept.add(number, values)
     except csv.Error as error:
         raise Unreadable(f"the CSV text is malformed near row {number + 1}") from error
-    if found > max_rows + 1:
-        raise TooManyRows(found - 1)
-    return rows, number
+    return kept.rows(), number
 
 
 def read(path: str, max_rows: int) -> dict:
