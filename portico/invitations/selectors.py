@@ -84,13 +84,29 @@ def check_acceptable(invitation: Invitation, *, now: datetime | None = None) -> 
         )
 
 
+def check_status_filter(status: str) -> None:
+    """Raises ``unknown_status`` (422) unless ``status`` is empty or one of
+    :data:`STATUS_FILTERS`."""
+    if status and status not in STATUS_FILTERS:
+        raise ApplicationError(
+            "unknown_status",
+            _("%(value)s is not a status of the list.") % {"value": status},
+            status=422,
+            field="status",
+            value=status,
+        )
+
+
 def invitation_list_for_admin(
     *, search: str = "", status: str = "", sort: str = "-date", now: datetime | None = None
 ) -> QuerySet[Invitation]:
     """Every invitation, searched by name or email, filtered, sorted. ``status`` is an
     effective status (pending, accepted, expired), :data:`UNDELIVERED` (not accepted and
-    its last email could not be delivered) or empty for all. Backed by indexes, so pages
-    stay fast with 100,000 rows."""
+    its last email could not be delivered) or empty for all; any other value raises
+    ``unknown_status`` (422): a mistyped filter must never widen to every invitation (an
+    export would then hand out every working token). Backed by indexes, so pages stay
+    fast with 100,000 rows."""
+    check_status_filter(status)
     now = now or timezone.now()
     invitations = Invitation.objects.select_related("inviter")
     if search:
@@ -133,14 +149,7 @@ class InvitationFilter:
         """Raises ``unknown_status`` (422) for a status the list does not know, and
         ``empty_filter`` (422) for an empty filter without ``everything``: a bulk
         operation on every invitation is never the result of a forgotten field."""
-        if self.status and self.status not in STATUS_FILTERS:
-            raise ApplicationError(
-                "unknown_status",
-                _("%(value)s is not a status of the list.") % {"value": self.status},
-                status=422,
-                field="status",
-                value=self.status,
-            )
+        check_status_filter(self.status)
         if self.is_empty and not self.everything:
             raise ApplicationError(
                 "empty_filter",

@@ -249,6 +249,21 @@ def test_status_filter_follows_the_clock(admin, admin_client, anonymous_client):
             invitations_expire(now=timezone.now())
 
 
+def test_an_unknown_status_filter_is_refused(admin_client):
+    _invite(admin_client, ["one@mail.example"])
+    response = admin_client.get(URL, {"status": "bogus", "include_tokens": "true"})
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert (error["code"], error["value"]) == ("unknown_status", "bogus")
+
+
+def test_the_list_page_shows_every_status_for_an_unknown_one(admin_client):
+    _invite(admin_client, ["one@mail.example"])
+    response = admin_client.get("/manage/invitations/", {"status": "bogus"})
+    assert response.status_code == 200
+    assert "one@mail.example" in response.content.decode()
+
+
 def test_sort_by_email_name_date_and_status(admin, admin_client):
     people = make_invitations(4, inviter=admin)  # sent one minute apart, 0 first
     # Emails, names and dates in different orders.

@@ -230,6 +230,26 @@ def test_an_unknown_format_is_refused(admin_client, people):
     assert not AuditEvent.objects.filter(verb="invitation.exported").exists()
 
 
+@pytest.mark.parametrize("status", ["bogus", "Accepted", "pending "])
+def test_an_unknown_status_is_refused_rather_than_exporting_everything(
+    admin_client, people, status
+):
+    # A mistyped filter that widened to every invitation would hand out every token.
+    response = _export(admin_client, "csv", status=status)
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert (error["code"], error["field"], error["value"]) == ("unknown_status", "status", status)
+    assert not AuditEvent.objects.filter(verb="invitation.exported").exists()
+
+
+def test_the_admin_page_says_an_unknown_status_and_exports_nothing(admin_client, people):
+    response = admin_client.get(
+        "/manage/invitations/export/", {"format": "csv", "status": "bogus"}, follow=True
+    )
+    assert "bogus is not a status of the list." in response.content.decode()
+    assert not AuditEvent.objects.filter(verb="invitation.exported").exists()
+
+
 def test_residents_and_visitors_cannot_export(resident_client, anonymous_client, people):
     for fmt in FORMATS:
         response = _export(resident_client, fmt)

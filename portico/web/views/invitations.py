@@ -157,6 +157,9 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     search = request.GET.get("q", "").strip()
     status = request.GET.get("status", "")
+    # The page offers the known statuses only; a hand-edited address shows every status
+    # (the filter's menu then says so) rather than an error page.
+    status = status if status in STATUS_FILTERS else ""
     sort = request.GET.get("sort", "-date")
     sort = sort if sort in SORTS else "-date"
     invitations = invitation_list_for_admin(search=search, status=status, sort=sort, now=now)
