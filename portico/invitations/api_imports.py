@@ -37,7 +37,8 @@ class ImportProgress(Schema):
         "every attempt, or replaced by a newer email (a resend, a fixed address)."
     )
     mail_done: bool = Field(
-        description="The import is done (or failed) and none of its emails is still waiting."
+        description="The import is over (done, failed, or refused for its errors) and none "
+        "of its emails is still waiting: nothing in this progress will move again."
     )
 
 

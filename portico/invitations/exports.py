@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,7 +144,13 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
         listed = [["", "; ".join(general)]] if general else []
         listed += [[str(number), "; ".join(by_row[number])] for number in sorted(by_row)]
         return ["row", "errors"], listed
-    raw = read_raw(Path(invitation_import.file.path), max_rows=10**6)
+    if not by_row:
+        # Problems of the whole file only (unreadable, too many rows...): nothing to show
+        # beside its rows, so it is not read again; a refused million-row file must not
+        # be re-read, held and written out inside a web request.
+        return ["errors"], [[m] for m in general]
+    # Within the row limit: a file past it has problems of the whole file only (above).
+    raw = read_raw(Path(invitation_import.file.path), max_rows=settings.PORTICO_MAX_INVITES)
     rows = raw.get("rows", []) if raw.get("ok") else []
     if not rows:
         return ["errors"], [[m] for m in general]

@@ -181,3 +181,12 @@ def test_emails_queued_counts_what_was_queued_not_what_was_planned(
     progress = _progress(admin_client, preview["id"])
     assert (progress["emails_queued"], progress["emails_sent"]) == (1, 1)
     assert progress["mail_done"] is True
+
+
+def test_an_import_refused_for_its_errors_has_its_mail_done_at_once(admin_client):
+    """It will never send anything: a client polling until ``mail_done`` stops."""
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes([["email"], ["not an address"]]))
+    assert preview["progress"]["status"] == "invalid"
+    progress = _progress(admin_client, preview["id"])
+    assert (progress["emails_queued"], progress["mail_done"]) == (0, True)
+    assert not _polls(admin_client, preview["id"])

@@ -298,6 +298,28 @@ def test_more_rows_than_the_limit(admin_client, settings, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_the_error_sheet_of_a_file_past_the_limit_names_the_problem_without_reading_it(
+    admin_client, settings, monkeypatch, fmt
+):
+    """Its rows are not the problem: the file is not read again (a refused file of a
+    million rows would otherwise be re-read and written out inside a web request)."""
+    settings.PORTICO_MAX_INVITES = 3
+    people = [[f"person{i}@x.example"] for i in range(5)]
+    result = checked(admin_client, *sheet_file(fmt, [HEADER, *people]))
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(exports, "read_raw", read_again)
+    response = admin_client.get(f"{API}/imports/{result['id']}/errors.xlsx")
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(response.streaming_content)))
+    lines = list(sheet.get_sheet_by_index(0).iter_rows())
+    assert lines[0] == ["errors"]
+    assert len(lines) == 2
+    assert lines[1][0].startswith("max_invites_limit_exceeded: A batch holds at most 3")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("count", [10, 10_010])
 def test_far_more_rows_than_the_limit_are_counted_not_called_unreadable(
     admin_client, settings, fmt, count

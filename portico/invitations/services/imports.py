@@ -362,7 +362,8 @@ def invitation_import_progress(invitation_import: InvitationImport) -> dict[str,
     (a resend, a fixed address). ``mail_done`` is true once the import has stopped
     storing (done or failed) and none of its emails is still waiting: then nothing
     here will move again (an invitation deleted with its waiting email leaves sent
-    and not sent short of queued)."""
+    and not sent short of queued). An import refused for its errors (``invalid``)
+    sends nothing: its mail is done at once."""
     sent = not_sent = waiting = 0
     if invitation_import.batch_id:
         counts = InvitationMessage.objects.filter(
@@ -376,6 +377,7 @@ def invitation_import_progress(invitation_import: InvitationImport) -> dict[str,
     finished = invitation_import.status in (
         InvitationImport.Status.DONE,
         InvitationImport.Status.FAILED,
+        InvitationImport.Status.INVALID,
     )
     return {
         "status": invitation_import.status,
