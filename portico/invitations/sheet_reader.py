@@ -38,6 +38,11 @@ MAX_UNZIPPED = 256 * 1024 * 1024
 MAX_RATIO = 200
 
 _FILLED = re.compile(r"[^\s,;]")  # a character that is neither blank nor a separator
+# A multi-byte UTF-8 character (an accent). In text written as cp1252 these byte pairs
+# would be "Ã©"-like sequences that nobody types.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entry
@@ -156,12 +161,22 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-16")
     if b"\x00" in data:
         raise Unreadable("the file is neither a spreadsheet nor a text (CSV) file")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise Unreadable("the text is in an unknown encoding; save it as CSV UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        if _UTF8_SEQUENCE.search(data):
+            # UTF-8 accents elsewhere, so not a Windows (cp1252) file either: rows pasted
+            # from another file. Read as cp1252, every correct accent would be garbled
+            # ("Zoë" as "ZoÃ«") without a word; refused, naming the first wrong row.
+            row = data.count(b"\n", 0, error.start) + 1
+            raise Unreadable(
+                f"row {row} is not written in UTF-8 like the rest of the file (two text "
+                "encodings mixed); save it again as CSV UTF-8"
+            ) from error
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise Unreadable("the text is in an unknown encoding; save it as CSV UTF-8") from None
 
 
 def _first_filled_line(text: str) -> str:

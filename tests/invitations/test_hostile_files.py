@@ -186,6 +186,17 @@ CASES = [
         rows_read=1,
     ),
     Hostile(
+        # Rows pasted together from a UTF-8 file and a Windows one: read as cp1252, the
+        # correct accents of row 2 would be stored garbled without a word.
+        "mixed-encodings.csv",
+        lambda: (
+            "email,first_name\r\nzoe@x.example,Zoë\r\n".encode()
+            + "rene@x.example,René\r\n".encode("cp1252")
+        ),
+        UNPARSEABLE,
+        reason="row 3 is not written in UTF-8 like the rest of the file",
+    ),
+    Hostile(
         "latin1-garbage.csv",
         lambda: b"email,first_name\r\n" + bytes(range(0x80, 0x100)) * 8,
         UNPARSEABLE,
