@@ -13,8 +13,9 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from python_calamine import CalamineWorkbook
 
 from portico.core.languages import platform_languages
@@ -27,7 +28,9 @@ from portico.invitations.models import (
     InvitationImport,
     InvitationMessage,
 )
+from portico.invitations.services.imports import invitation_import_check, invitation_import_start
 from portico.invitations.services.jobs import invitations_expire
+from portico.invitations.services.planning import InviteOptions
 from portico.invitations.sheets import COLUMNS
 from tests.invitations.conftest import mail_to
 from tests.invitations.sheet_files import (
@@ -66,6 +69,28 @@ def _by_email() -> dict[str, Invitation]:
 
 
 # --- Every error, where it is -------------------------------------------------------------
+
+
+def test_problems_are_written_in_the_uploaders_language(admin, django_capture_on_commit_callbacks):
+    """The worker checks the file outside any request, in the platform's default
+    language; it writes the problems in the language of the admin who uploaded the
+    file, the language of their pages."""
+    admin.language = "nl-BE"
+    admin.save(update_fields=["language"])
+    rows = [[*HEADER, "phone"], ["not an address", "", "", "", "", "", "0470"]]
+    with django_capture_on_commit_callbacks(execute=False):  # no check queued inline
+        started = invitation_import_start(
+            actor=admin,
+            upload=SimpleUploadedFile("mensen.csv", csv_bytes(rows)),
+            options=InviteOptions(),
+        )
+    with translation.override("en"):  # the worker's language
+        result = invitation_import_check(import_id=started.pk)
+    assert result.status == "invalid"
+    assert [e["message"] for e in result.errors] == ["not an address is geen geldig e-mailadres."]
+    assert [w["message"] for w in result.warnings] == [
+        "De kolom phone is onbekend en wordt genegeerd."
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portico.accounts.models import User
@@ -101,11 +101,26 @@ def invitation_import_start(
     return invitation_import
 
 
+def _uploader_language(invitation_import: InvitationImport) -> str:
+    """The language of the admin who uploaded the file (their profile's, which is also
+    their pages'): the problems found are written in it, once, and kept."""
+    actor = invitation_import.actor
+    return ((actor.language if actor else "") or settings.LANGUAGE_CODE).lower()
+
+
 def _plan_file(
     invitation_import: InvitationImport, *, now: datetime | None = None, progress: bool = False
 ) -> tuple[BatchPlan | None, list[dict], list[dict], int]:
     """Read the import's file and plan it, checking every row. Returns the plan, the
-    errors, the warnings and the row count."""
+    errors and the warnings (their messages in the uploader's language: the worker has
+    no request to take one from) and the row count."""
+    with translation.override(_uploader_language(invitation_import)):
+        return _plan_file_checked(invitation_import, now=now, progress=progress)
+
+
+def _plan_file_checked(
+    invitation_import: InvitationImport, *, now: datetime | None, progress: bool
+) -> tuple[BatchPlan | None, list[dict], list[dict], int]:
     codes = invitation_import.kind == InvitationImport.Kind.CODES
     if not invitation_import.file or not invitation_import.file.storage.exists(
         invitation_import.file.name
