@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.translation import gettext as _
 
 
 class UploadSizeLimitMiddleware:
     """A multipart request larger than ``PORTICO_UPLOAD_MAX_MB`` (plus room for the other
-    form fields) is answered 413 from its Content-Length header, before any of its body
-    is read or written to disk. The services check the file's own size too."""
+    form fields) is refused from its Content-Length header, before any of its body is
+    read or written to disk: the API answers 413 with the error body; a page is sent
+    back to itself (303) with the message, in the person's language, above its form. The
+    services check the file's own size too.
+
+    Placed after the session, language and messages middleware (none of which reads a
+    body) and before CSRF's, which would read it."""
 
     SLACK = 1024 * 1024
 
@@ -41,5 +47,6 @@ class UploadSizeLimitMiddleware:
                 }
                 if request.path.startswith("/api/"):
                     return JsonResponse(body, status=413)
-                return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+                messages.error(request, message)
+                return HttpResponseRedirect(request.get_full_path(), status=303)
         return self.get_response(request)

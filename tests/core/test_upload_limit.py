@@ -31,13 +31,28 @@ def test_an_api_upload_over_the_limit_answers_413_with_the_error_body(settings):
     assert json.loads(response.content)["errors"][0]["code"] == "file_too_large"
 
 
-def test_a_page_upload_over_the_limit_answers_413(settings):
+def test_a_page_upload_over_the_limit_returns_to_its_form_with_the_message(
+    settings, admin, admin_client
+):
+    """Not a bare error text in place of the page: the form again, the message above it,
+    in the admin's language; nothing of the body read (its announced size suffices)."""
     settings.PORTICO_UPLOAD_MAX_MB = 1
-    response = UploadSizeLimitMiddleware(_never_called)(
-        _multipart("/manage/invitations/import/", 5 * 1024 * 1024)
+    admin.language = "fr-BE"
+    admin.save(update_fields=["language"])
+    response = admin_client.generic(
+        "POST",
+        "/manage/invitations/import/",
+        data=b"--x--",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(5 * 1024 * 1024),
     )
+    assert (response.status_code, response["Location"]) == (303, "/manage/invitations/import/")
 
-    assert response.status_code == 413
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Le fichier dépasse 1 Mo." in text
+    assert 'type="file"' in text
 
 
 def test_uploads_within_the_limit_go_through(settings):
