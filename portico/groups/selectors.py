@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -55,3 +57,43 @@ def groups_by_names(names: list[str]) -> tuple[dict[str, Group], list[str]]:
     found = {g.name.lower(): g for g in Group.objects.filter(query)} if wanted else {}
     missing = [original for lower, original in wanted.items() if lower not in found]
     return found, missing
+
+
+def _comma_key(parts: Iterable[str]) -> str:
+    return ",".join(part.strip().lower() for part in parts)
+
+
+def group_names_rejoined(
+    name_lists: Iterable[tuple[str, ...]],
+) -> dict[tuple[str, ...], list[str]]:
+    """Group names that contain a comma, put back together where a cell's list was
+    split at every comma (a spreadsheet's ``groups`` cell, as the export writes it):
+    ``("Residents", "North", "Youth")`` becomes ``["Residents, North", "Youth"]`` when a
+    group is called "Residents, North". Returns only the lists that changed. One query,
+    for the names with a comma; none of it when no group has one."""
+    name_lists = [names for names in name_lists if len(names) > 1]
+    comma_names = {
+        _comma_key(name.split(",")): name
+        for name in (
+            Group.objects.filter(name__contains=",").values_list("name", flat=True)
+            if name_lists
+            else ()
+        )
+    }
+    if not comma_names:
+        return {}
+    longest = max(key.count(",") + 1 for key in comma_names)
+    changed = {}
+    for names in name_lists:
+        rejoined, start = [], 0
+        while start < len(names):
+            # The longest run of pieces, from here, that is one group's name.
+            for end in range(min(len(names), start + longest), start, -1):
+                found = comma_names.get(_comma_key(names[start:end])) if end - start > 1 else None
+                if found is not None or end == start + 1:
+                    rejoined.append(found or names[start])
+                    start = end
+                    break
+        if len(rejoined) != len(names):
+            changed[names] = rejoined
+    return changed

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from portico.groups.models import Group
-from portico.groups.selectors import group_list, group_member_count, groups_by_names
+from portico.groups.selectors import (
+    group_list,
+    group_member_count,
+    group_names_rejoined,
+    groups_by_names,
+)
 from tests.conftest import make_user
 
 
@@ -48,3 +53,28 @@ def test_groups_by_names_finds_groups_whatever_the_case_and_names_the_missing(db
 def test_groups_by_names_with_no_names_finds_nothing(db):
     Group.objects.create(name="Neighbours")
     assert groups_by_names([]) == ({}, [])
+
+
+def test_group_names_rejoined_puts_names_with_a_comma_back_together(db):
+    Group.objects.create(name="Residents, North")
+    Group.objects.create(name="A, B, C")
+    Group.objects.create(name="Youth")
+    lists = [
+        ("Residents", "North"),
+        ("youth", "residents", " NORTH "),
+        ("A", "B", "C", "Residents"),
+        ("Residents",),
+        ("Youth", "North"),
+    ]
+    assert group_names_rejoined(lists) == {
+        ("Residents", "North"): ["Residents, North"],
+        ("youth", "residents", " NORTH "): ["youth", "Residents, North"],
+        ("A", "B", "C", "Residents"): ["A, B, C", "Residents"],
+    }
+
+
+def test_group_names_rejoined_asks_nothing_without_a_list_to_join(db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert group_names_rejoined([("Youth",), ()]) == {}
+    with django_assert_num_queries(1):  # no group has a comma: nothing changes
+        assert group_names_rejoined([("Youth", "North")]) == {}

@@ -296,3 +296,42 @@ def test_an_export_reimported_is_a_preview_of_rows_already_invited(admin_client,
     assert mail.outbox == []
     dan = Invitation.objects.get(pk=people["dan"].pk)
     assert dan.first_name == "=1+1"  # the apostrophe of the export is not taken in
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_with_a_comma_in_a_group_name_is_reimported_as_already_invited(
+    admin_client, invite, fmt
+):
+    """The export writes a person's groups as one cell, separated by commas; a group
+    whose own name has a comma is found again whole, not as two unknown groups."""
+    north = Group.objects.create(name="Residents, North")
+    youth = Group.objects.create(name="Youth")
+    invite("zoe@x.example", group_ids=[north.pk, youth.pk])
+    content = b"".join(_export(admin_client, fmt).streaming_content)
+
+    result = checked(admin_client, f"export.{fmt}", content)
+    assert result["progress"]["status"] == "ready", result["errors"]
+    assert [p["action"] for p in result["preview"]] == ["existing"]
+
+
+def test_a_groups_cell_names_a_group_with_a_comma_whole(admin_client):
+    north = Group.objects.create(name="Residents, North")
+    youth = Group.objects.create(name="Youth")
+    rows = [
+        ["email", "groups"],
+        ["zoe@x.example", "residents,north , Youth"],
+        ["yan@x.example", "Youth, Residents, North"],
+        ["xia@x.example", "Residents"],
+    ]
+    result = checked(admin_client, "people.csv", csv_bytes(rows))
+    # "Residents" alone is no group: reported as typed, on its own row only.
+    assert [(e["code"], e["row"], e["value"]) for e in result["errors"]] == [
+        ("unknown_group", 4, "Residents")
+    ]
+
+    result = checked(admin_client, "people.csv", csv_bytes(rows[:3]))
+    assert result["progress"]["status"] == "ready", result["errors"]
+    confirm(admin_client, result["id"])
+    for email in ("zoe@x.example", "yan@x.example"):
+        invitation = Invitation.objects.get(email=email)
+        assert set(invitation.groups.all()) == {north, youth}

@@ -26,7 +26,7 @@ from portico.accounts.selectors import users_by_emails
 from portico.core.bulk import values_subquery
 from portico.core.languages import LanguageResolver, default_language, resolve_language
 from portico.groups.models import Group
-from portico.groups.selectors import groups_by_names
+from portico.groups.selectors import group_names_rejoined, groups_by_names
 from portico.invitations import tokens
 from portico.invitations.messages import sanitize_message
 from portico.invitations.models import Invitation
@@ -316,7 +316,11 @@ def invitation_plan_batch(
         projects = []
     batch_message = sanitize_message(options.message)
 
-    # Group names used in rows, looked up in one query.
+    # Group names used in rows, looked up in one query; names with a comma, which the
+    # sheet split, first put back together.
+    rejoined = group_names_rejoined({tuple(r.groups) for r in rows if r.groups})
+    for row in rows if rejoined else ():
+        row.groups = rejoined.get(tuple(row.groups or ()), row.groups)
     row_group_names = {n for r in rows if r.groups for n in r.groups}
     found_groups, _missing = groups_by_names(list(row_group_names))
 
