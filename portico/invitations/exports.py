@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from portico.invitations import tokens
 from portico.invitations.models import Invitation, InvitationImport
-from portico.invitations.sheets import read_raw
+from portico.invitations.sheets import ERROR_COLUMN, read_raw
 
 EXPORT_COLUMNS = [
     "token",
@@ -162,7 +162,7 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
         if gap > 0:  # the blank rows above this one
             lines.extend([blank] * gap)
             blanks_left -= gap
-        note = "errors" if number == header_number else "; ".join(by_row.get(number, []))
+        note = ERROR_COLUMN if number == header_number else "; ".join(by_row.get(number, []))
         lines.append([*cells, *[""] * (width - len(cells)), note])
     if general:
         lines.append([""] * width + ["; ".join(general)])

@@ -23,8 +23,13 @@ from portico.invitations.services.planning import InviteRow
 
 COLUMNS = ("email", "first_name", "last_name", "language", "groups", "admin")
 OPTIONAL_COLUMNS = ("send_invite_email", "message", "token")
-_TRUE = {"true", "1", "yes", "y", "ja", "oui", "x"}
-_FALSE = {"false", "0", "no", "n", "nee", "non"}
+# The column the error sheet adds: that sheet, corrected, is uploaded again as it is, and
+# its old notes are no data (nor worth a warning).
+ERROR_COLUMN = "errors"
+# Besides English: the words of the platform's languages, and what Dutch and French Excel
+# write for TRUE and FALSE in a CSV file (WAAR/ONWAAR, VRAI/FAUX).
+_TRUE = {"true", "1", "yes", "y", "ja", "oui", "x", "waar", "vrai"}
+_FALSE = {"false", "0", "no", "n", "nee", "non", "onwaar", "faux"}
 NAME_MAX = 150
 MESSAGE_MAX = 2000
 
@@ -147,7 +152,7 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
                 )
                 continue
             columns[key] = index
-        else:
+        elif key != ERROR_COLUMN:
             result.warnings.append(
                 {
                     "code": "unknown_column",

@@ -175,6 +175,22 @@ def test_the_error_sheet_of_an_xlsx_upload_marks_exactly_the_wrong_rows(
     ]
 
 
+def test_the_error_sheet_corrected_is_uploaded_again_without_a_word_on_its_errors_column(
+    admin_client,
+):
+    rows = [HEADER, ["ann@x.example", "Ann"], ["not an email", "Ben"]]
+    result = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    sheet = _error_sheet(admin_client, result["id"], "api")
+    assert sheet[0][-1] == "errors"
+    assert sheet[2][-1].startswith("invalid_email: ")
+
+    sheet[2][0] = "ben@x.example"  # corrected; the old note stays, as people leave it
+    again = checked(admin_client, "people-corrected.xlsx", xlsx_bytes(sheet))
+    assert again["progress"]["status"] == "ready", again["errors"]
+    assert again["warnings"] == []
+    assert again["summary"]["invited"] == 2
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_rows_are_numbered_as_the_spreadsheet_shows_them_below_blank_rows(admin_client, fmt):
     """Two blank rows above the header and one in the middle: the numbers stay those of
@@ -457,6 +473,28 @@ def test_csv_with_semicolons_below_blank_lines(admin_client, neighbours):
 
 
 # --- Overrides and fall-backs --------------------------------------------------------------
+
+
+def test_yes_and_no_as_dutch_and_french_excel_write_them_in_a_csv_file(admin_client):
+    """Saved as CSV by Excel in Dutch or French, TRUE and FALSE become WAAR/ONWAAR and
+    VRAI/FAUX (and the separator a semicolon)."""
+    rows = [
+        ["email", "admin", "send_invite_email"],
+        ["ann@x.example", "WAAR", "ONWAAR"],
+        ["bob@x.example", "ONWAAR", "WAAR"],
+        ["cleo@x.example", "VRAI", "FAUX"],
+        ["dan@x.example", "Faux", "Vrai"],
+    ]
+    result = checked(admin_client, "mensen.csv", csv_bytes(rows, delimiter=";"))
+    assert result["progress"]["status"] == "ready", result["errors"]
+    confirm(admin_client, result["id"])
+    got = {i.email: (i.is_admin, i.send_email) for i in Invitation.objects.all()}
+    assert got == {
+        "ann@x.example": (True, False),
+        "bob@x.example": (False, True),
+        "cleo@x.example": (True, False),
+        "dan@x.example": (False, True),
+    }
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
