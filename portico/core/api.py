@@ -122,11 +122,17 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+# Where django-ninja says a parameter came from, first in an error's location.
+_SOURCES = {"query", "path", "header", "cookie", "form", "file"}
+
+
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = []
     for item in exc.errors:
         loc = [str(part) for part in item.get("loc", []) if part not in ("body", "payload")]
+        if len(loc) > 1 and loc[0] in _SOURCES:
+            loc = loc[1:]  # "form.kind", "query.status", "file.file": the field's name
         errors.append(
             {
                 "code": "invalid",

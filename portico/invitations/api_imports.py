@@ -6,6 +6,7 @@ errors) and the export. Admins only (the API's default). Mounted on the same pre
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -19,7 +20,9 @@ router = Router(tags=["invitations"])
 
 
 class ImportOptionsIn(BatchOptionsIn):
-    kind: str = Field("file", description="`file` (invitations) or `codes` (no email).")
+    kind: Literal["file", "codes"] = Field(
+        "file", description="`file` (invitations) or `codes` (no email)."
+    )
 
 
 class ImportProgress(Schema):
@@ -95,7 +98,8 @@ class ImportOut(Schema):
     created_at: datetime
     progress: ImportProgress
     summary: ImportSummary | None
-    errors: list[ImportProblem] = Field(description="Every problem, at most 1,000.")
+    errors: list[ImportProblem] = Field(description="The problems, the first 1,000.")
+    error_count: int = Field(description="Every problem found, listed or not.")
     warnings: list[ImportProblem] = Field(
         description="Unknown or repeated columns, smart groups: nothing that stops the import."
     )
@@ -129,6 +133,7 @@ def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
         "progress": invitation_import_progress(invitation_import),
         "summary": invitation_import.summary or None,
         "errors": invitation_import.errors[:1000],
+        "error_count": len(invitation_import.errors),
         "warnings": invitation_import.warnings,
         "preview": [
             dict(zip(PREVIEW_FIELDS, row, strict=True))
@@ -139,7 +144,7 @@ def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
 
 
 @router.get("/template.xlsx", summary="Download the import template")
-def download_template(request: HttpRequest, kind: str = "file"):
+def download_template(request: HttpRequest, kind: Literal["file", "codes"] = "file"):
     require_admin(request)
     from django.http import HttpResponse
 

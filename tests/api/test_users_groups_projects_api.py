@@ -139,7 +139,7 @@ def test_an_impossible_offset_is_refused_not_a_server_error(admin_client, offset
 
         assert response.status_code == 422
         assert codes(response) == ["invalid"]
-        assert response.json()["errors"][0]["field"] == "query.offset"
+        assert response.json()["errors"][0]["field"] == "offset"  # as in every other error
 
 
 def test_an_admin_reads_a_user_with_groups_and_moderated_projects(

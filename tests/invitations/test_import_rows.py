@@ -741,3 +741,25 @@ def test_a_problems_keys_that_do_not_apply_are_left_out(admin_client):
     duplicate, invalid = sorted(result["errors"], key=lambda e: e["code"])
     assert set(duplicate) == {"code", "message", "rows", "column", "value"}
     assert set(invalid) == {"code", "message", "row", "column", "value"}
+
+
+@pytest.mark.parametrize("kind", ["code", "CODES", ""])
+def test_an_unknown_kind_of_import_is_refused(admin_client, kind):
+    """Not taken as an ordinary import whose every empty address would be an error."""
+    response = upload(admin_client, "codes.csv", csv_bytes([HEADER, [""]]), kind=kind)
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert (error["code"], error["field"]) == ("invalid", "kind")
+    assert not InvitationImport.objects.exists()
+
+
+def test_the_import_counts_every_problem_beyond_the_thousand_it_lists(admin_client):
+    rows = [HEADER, *([f"bad address {n}"] for n in range(1_005))]
+    result = checked(admin_client, "bad.csv", csv_bytes(rows))
+    assert (len(result["errors"]), result["error_count"]) == (1_000, 1_005)
+
+
+def test_an_upload_without_a_file_names_the_missing_field(admin_client):
+    response = admin_client.post(f"{API}/imports", {"kind": "file"})
+    assert response.status_code == 422
+    assert [(e["code"], e["field"]) for e in response.json()["errors"]] == [("invalid", "file")]
