@@ -58,6 +58,11 @@ class ImportSummary(Schema):
     existing: int = Field(description="Rows carrying a known token (a re-imported export).")
     admins: int = Field(description="Rows that give admin rights.")
     emails: int = Field(description="Invitation emails confirming will queue.")
+    replaced: int = Field(
+        0,
+        description="Accounts whose sign-up was never confirmed, deleted to make way for "
+        "the invitation to their address.",
+    )
 
 
 class ImportProblem(Schema):

@@ -32,6 +32,7 @@ from portico.invitations.services.imports import invitation_import_check, invita
 from portico.invitations.services.jobs import invitations_expire
 from portico.invitations.services.planning import InviteOptions
 from portico.invitations.sheets import COLUMNS
+from tests.conftest import make_user
 from tests.invitations.conftest import mail_to
 from tests.invitations.sheet_files import (
     API,
@@ -585,6 +586,46 @@ def test_the_preview_writes_nothing_until_confirmed(
     assert [m.to for m in mail.outbox] == [["new.person@x.example"]]
 
 
+def test_the_preview_shows_what_each_row_will_be_not_what_its_cells_say(
+    admin_client, invite, neighbours, garden_club
+):
+    """A pending invitation keeps its names, language and admin rights and gains the
+    row's groups; a registered user keeps theirs; the admin sees that before confirming."""
+    invite("Ann Ash <ann@x.example>", is_admin=True, language="en", group_ids=[neighbours.pk])
+    make_user("bob@x.example", first_name="Bob", last_name="Birch", language="fr-BE")
+    rows = [
+        HEADER,
+        ["ann@x.example", "Annie", "Other", "fr-BE", "Garden Club", "FALSE"],
+        ["bob@x.example", "Robert", "Other", "nl-BE", "Garden Club", "TRUE"],
+    ]
+    result = checked(admin_client, "people.csv", csv_bytes(rows))
+    assert result["summary"]["merged"] == 1
+    assert result["summary"]["updated"] == 1
+    shown = [
+        (p["action"], p["first_name"], p["last_name"], p["language"], p["groups"], p["admin"])
+        for p in result["preview"]
+    ]
+    assert shown == [
+        ("merge", "Ann", "Ash", "en", f"{NEIGHBOURS}, Garden Club", True),
+        ("update_user", "Bob", "Birch", "fr-BE", "Garden Club", True),
+    ]
+
+    confirm(admin_client, result["id"])
+    ann = Invitation.objects.get(email="ann@x.example")
+    assert (ann.first_name, ann.last_name, ann.language, ann.is_admin) == ("Ann", "Ash", "en", True)
+    assert {g.name for g in ann.groups.all()} == {NEIGHBOURS, "Garden Club"}
+
+
+def test_the_summary_counts_unconfirmed_accounts_an_invitation_replaces(admin_client):
+    """Someone who signed up and never confirmed their address is invited: the account
+    makes way for the invitation, and the admin is told before confirming."""
+    make_user("una@x.example", verified=False)
+    result = checked(admin_client, "people.csv", csv_bytes([HEADER, ["una@x.example"]]))
+    assert (result["summary"]["invited"], result["summary"]["replaced"]) == (1, 1)
+    page = admin_client.get(reverse("web:import", args=[result["id"]])).content.decode()
+    assert 'data-testid="count-replaced">1<' in page
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_an_expired_invitation_in_a_file_is_previewed_as_renewed_and_sent_again(
     admin_client, invite, fmt
@@ -725,6 +766,7 @@ def test_the_openapi_schema_describes_an_imports_summary_problems_and_preview():
         "existing",
         "admins",
         "emails",
+        "replaced",
     }
     assert {"code", "message", "row", "rows", "column", "value"} <= set(
         schemas["ImportProblem"]["properties"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from portico.accounts.models import User
 from portico.accounts.selectors import users_by_emails
 from portico.groups.models import Group
 from portico.invitations.messages import sanitize_message
@@ -71,22 +72,37 @@ def checked_rows(plan: BatchPlan, options: InviteOptions) -> list[list[Any]]:
 def preview_rows(rows: list[list[Any]], options: InviteOptions) -> list[list[Any]]:
     """Checked rows as the preview shows them:
     ``[row, action, email, first_name, last_name, language, groups, admin]``, the
-    groups as names."""
+    groups as names: what each row will be once stored, not what its cells say. A row
+    merged into a pending invitation keeps that invitation's names (filling in blanks),
+    language and admin rights (gaining them, never losing them) and adds its groups; a
+    renewed one takes the row's language; a registered user keeps their names and
+    language. A few queries for the page of rows shown."""
     ids = set(options.group_ids)
     for row in rows:
         ids.update(row[GROUPS] or ())
     names = dict(Group.objects.filter(pk__in=ids).values_list("pk", "name"))
-    batch = ", ".join(name for pk, name in names.items() if pk in options.group_ids)
+    batch = [name for pk, name in names.items() if pk in options.group_ids]
+    invitations = Invitation.objects.prefetch_related("groups").in_bulk(
+        [r[TARGET] for r in rows if r[ACTION] in ("merge", "renew")]
+    )
+    users = User.objects.in_bulk([r[TARGET] for r in rows if r[ACTION] == "update_user"])
 
-    def groups(row: list[Any]) -> str:
-        if row[GROUPS] is None:
-            return batch
-        return ", ".join(names.get(i, "?") for i in row[GROUPS])
+    def shown(r: list[Any]) -> list[Any]:
+        added = batch if r[GROUPS] is None else [names.get(i, "?") for i in r[GROUPS]]
+        first, last, language, admin = r[FIRST], r[LAST], r[LANGUAGE], r[ADMIN]
+        groups = added
+        target = (invitations if r[ACTION] != "update_user" else users).get(r[TARGET])
+        if target is not None:
+            first, last = target.first_name or first, target.last_name or last
+            admin = target.is_admin or admin
+            if r[ACTION] != "renew":
+                language = target.language
+            if r[ACTION] != "update_user":
+                groups = list(dict.fromkeys([*(g.name for g in target.groups.all()), *added]))
+        email = r[EMAIL] or ""
+        return [r[ROW], r[ACTION], email, first, last, language, ", ".join(groups), admin]
 
-    return [
-        [r[ROW], r[ACTION], r[EMAIL] or "", r[FIRST], r[LAST], r[LANGUAGE], groups(r), r[ADMIN]]
-        for r in rows
-    ]
+    return [shown(r) for r in rows]
 
 
 def replan_checked(

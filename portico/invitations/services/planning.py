@@ -107,6 +107,7 @@ class BatchPlan:
             "renewed": 0,
             "admins": 0,
             "emails": 0,
+            "replaced": 0,
         }
         names = {
             "invite": "invited",
@@ -120,6 +121,7 @@ class BatchPlan:
             counts[names[planned.action]] += 1
             counts["admins"] += planned.is_admin and planned.action != "existing"
             counts["emails"] += planned.action in ("invite", "renew") and planned.send_email
+            counts["replaced"] += planned.replaces is not None
         return counts
 
 
