@@ -44,12 +44,16 @@ def template_xlsx(*, codes: bool = False) -> bytes:
         sheet.set_column(index, index, 32 if name in ("email", "groups") else 16)
     sheet.freeze_panes(1, 0)
     languages = platform_languages()
-    sheet.data_validation(
-        1, 3, 100_000, 3, {"validate": "list", "source": languages, "ignore_blank": True}
-    )
-    sheet.data_validation(
-        1, 5, 100_000, 5, {"validate": "list", "source": ["TRUE", "FALSE"], "ignore_blank": True}
-    )
+    # Lists that suggest, not forbid: the import also takes "nl-be", "yes", "0"...,
+    # which Excel's default ("stop") style would refuse to let anyone type.
+    for column, values in ((3, languages), (5, ["TRUE", "FALSE"])):
+        sheet.data_validation(
+            1,
+            column,
+            100_000,
+            column,
+            {"validate": "list", "source": values, "ignore_blank": True, "error_type": "warning"},
+        )
 
     help_sheet = workbook.add_worksheet(_("Help"))
     help_sheet.set_column(0, 0, 20)
@@ -57,14 +61,20 @@ def template_xlsx(*, codes: bool = False) -> bytes:
     help_sheet.set_column(2, 2, 36)
     rows = [
         (
-            "email",
-            _(
-                "Required. One address per row. Leave it empty to create a registration "
-                "code to print on a letter (tab “Generate codes”)."
+            (
+                "email",
+                _(
+                    "Leave it empty: a registration code needs no address. One code per "
+                    "row, to print on a letter; no email is sent."
+                ),
+                "",
             )
             if codes
-            else _("Required. One address per row; every address only once."),
-            "ann.smith@example.org",
+            else (
+                "email",
+                _("Required. One address per row; every address only once."),
+                "ann.smith@example.org",
+            )
         ),
         ("first_name", _("Optional. First name, shown in the email and the form."), "Ann"),
         ("last_name", _("Optional. Last name."), "Smith"),

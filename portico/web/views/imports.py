@@ -125,11 +125,16 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        invitation_import_confirm(actor=request.user, import_id=pk)
+        invitation_import = invitation_import_confirm(actor=request.user, import_id=pk)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Confirmed: the invitations are being stored and sent."))
+        messages.success(
+            request,
+            _("Confirmed: the invitations are being stored and sent.")
+            if invitation_import.summary.get("emails")
+            else _("Confirmed: the invitations are being stored. No email will be sent."),
+        )
     return redirect("web:import", pk=pk)
 
 

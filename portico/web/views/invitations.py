@@ -6,10 +6,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -246,8 +247,22 @@ def invitation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Invitation for %(who)s sent again.") % {"who": invitation})
+        messages.success(request, _resent_message(invitation))
     return redirect(_list_url(request))
+
+
+def _resent_message(invitation: Invitation) -> str:
+    """What resending did: an invitation with an address was sent again; a code without
+    one was only renewed (a new expiry), since there is nowhere to send it."""
+    if invitation.email:
+        return _("Invitation for %(who)s sent again.") % {"who": invitation}
+    return _(
+        "Code %(code)s… renewed: it is valid until %(date)s. No email was sent: a code "
+        "has no address."
+    ) % {
+        "code": invitation.token_display[:4],
+        "date": formats.date_format(timezone.localtime(invitation.expires_at), "DATE_FORMAT"),
+    }
 
 
 @admin_required
@@ -270,13 +285,30 @@ def _selected_ids(request: HttpRequest) -> list[int]:
 @require_POST
 def invitations_resend_view(request: HttpRequest) -> HttpResponse:
     results = invitations_resend(actor=request.user, ids=_selected_ids(request))
+    # Codes without an address are renewed, not sent: counted apart, as the resend of
+    # everything matching does.
+    codes = set(
+        Invitation.objects.filter(Q(email__isnull=True) | Q(email=""))
+        .filter(pk__in=[r["id"] for r in results if r["ok"]])
+        .values_list("pk", flat=True)
+    )
     _report(
         request,
-        results,
+        [r for r in results if r["id"] not in codes],
         ngettext_lazy(
             "%(count)s invitation sent again.", "%(count)s invitations sent again.", "count"
         ),
     )
+    if codes:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)s code without an address was renewed, without email.",
+                "%(count)s codes without an address were renewed, without email.",
+                len(codes),
+            )
+            % {"count": len(codes)},
+        )
     return redirect(_list_url(request))
 
 
