@@ -110,6 +110,11 @@ class ImportOut(Schema):
     )
     preview: list[PreviewRow] = Field(description="The rows asked for (preview_offset/limit).")
     preview_count: int = Field(description="Rows in the whole preview.")
+    batch: int | None = Field(
+        None,
+        description="Once confirmed, the batch its new invitations are stored in: the "
+        "export's `batch` parameter exports them (the codes of a codes import).",
+    )
 
 
 PREVIEW_FIELDS = (
@@ -145,6 +150,7 @@ def _import_out(invitation_import, *, preview_limit: int = 100) -> dict:
             for row in invitation_import_preview(invitation_import, limit=preview_limit)
         ],
         "preview_count": len(invitation_import.plan),
+        "batch": invitation_import.batch_id,
     }
 
 
@@ -252,11 +258,18 @@ def download_import_errors(request: HttpRequest, import_id: int):
 
 
 @router.get("/export", summary="Export invitations (xlsx or csv), audited")
-def export_invitations(request: HttpRequest, format: str = "xlsx", q: str = "", status: str = ""):
+def export_invitations(
+    request: HttpRequest,
+    format: str = "xlsx",
+    q: str = "",
+    status: str = "",
+    batch: int | None = None,
+):
     """The current filter (`q`, `status`, including `undelivered`) or everything, with
-    the working tokens."""
+    the working tokens. `batch`: only the invitations that batch created (an import's
+    `batch`, e.g. the codes it generated)."""
     from portico.invitations.exports import export_response
 
     return export_response(
-        actor=require_admin(request), file_format=format, search=q, status=status
+        actor=require_admin(request), file_format=format, search=q, status=status, batch_id=batch
     )

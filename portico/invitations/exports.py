@@ -169,9 +169,12 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
     return lines[0], lines[1:]
 
 
-def export_response(*, actor, file_format: str, search: str = "", status: str = ""):
+def export_response(
+    *, actor, file_format: str, search: str = "", status: str = "", batch_id: int | None = None
+):
     """The export as a streamed download (CSV) or a file built in constant memory
-    (xlsx), after recording it in the audit log."""
+    (xlsx), after recording it in the audit log. ``batch_id``: only the invitations that
+    batch created (the codes of a "Generate codes" import, to print or mail-merge)."""
     from django.http import FileResponse, StreamingHttpResponse
 
     from portico.core.errors import ApplicationError
@@ -183,9 +186,16 @@ def export_response(*, actor, file_format: str, search: str = "", status: str = 
         raise ApplicationError(
             "invalid", _("format is xlsx or csv."), status=422, field="format", value=file_format
         )
-    invitations = invitation_list_for_admin(search=search, status=status, sort="date")
+    invitations = invitation_list_for_admin(
+        search=search, status=status, sort="date", batch_id=batch_id
+    )
     invitation_export_record(
-        actor=actor, invitations=invitations, file_format=file_format, search=search, status=status
+        actor=actor,
+        invitations=invitations,
+        file_format=file_format,
+        search=search,
+        status=status,
+        batch_id=batch_id,
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if file_format == "csv":

@@ -98,17 +98,25 @@ def check_status_filter(status: str) -> None:
 
 
 def invitation_list_for_admin(
-    *, search: str = "", status: str = "", sort: str = "-date", now: datetime | None = None
+    *,
+    search: str = "",
+    status: str = "",
+    sort: str = "-date",
+    now: datetime | None = None,
+    batch_id: int | None = None,
 ) -> QuerySet[Invitation]:
     """Every invitation, searched by name or email, filtered, sorted. ``status`` is an
     effective status (pending, accepted, expired), :data:`UNDELIVERED` (not accepted and
     its last email could not be delivered) or empty for all; any other value raises
     ``unknown_status`` (422): a mistyped filter must never widen to every invitation (an
-    export would then hand out every working token). Backed by indexes, so pages stay
-    fast with 100,000 rows."""
+    export would then hand out every working token). ``batch_id``: only the invitations
+    that batch created (those it merged or renewed keep the batch that created them).
+    Backed by indexes, so pages stay fast with 100,000 rows."""
     check_status_filter(status)
     now = now or timezone.now()
     invitations = Invitation.objects.select_related("inviter")
+    if batch_id is not None:
+        invitations = invitations.filter(batch_id=batch_id)
     if search:
         for word in search.split()[:5]:
             invitations = invitations.filter(

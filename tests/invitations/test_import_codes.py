@@ -12,6 +12,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from portico.accounts.models import User
+from portico.core.models import AuditEvent
 from portico.groups.models import Membership
 from portico.invitations.models import (
     Invitation,
@@ -198,3 +199,34 @@ def test_in_an_invitations_file_an_empty_email_cell_is_an_error(admin_client, ne
     result = checked(admin_client, *sheet_file("xlsx", rows))
     assert [(e["code"], e["row"]) for e in result["errors"]] == [("invalid_email", 2)]
     assert Invitation.objects.count() == 0
+
+
+def test_the_codes_of_an_import_are_exported_alone_from_its_page(admin, admin_client, invite):
+    """To print them or merge them into letters: only this import's codes, not every
+    invitation of the platform; audited with the batch."""
+    rows = [HEADER, ["", "Ann"], ["", "Bob"], ["", "Cleo"]]
+    invitation_import = _generate_codes(admin_client, "csv", rows)
+    invite("someone.else@x.example")
+    page = admin_client.get(reverse("web:import", kwargs={"pk": invitation_import.pk}))
+    html = page.content.decode()
+    link = f"{reverse('web:export')}?format=csv&amp;batch={invitation_import.batch_id}"
+    assert f'href="{link}"' in html
+    assert "Export these codes (.csv)" in html
+
+    response = admin_client.get(link.replace("&amp;", "&"))
+    rows = read_csv(b"".join(response.streaming_content))
+    codes = Invitation.objects.filter(batch_id=invitation_import.batch_id)
+    assert sorted(r[0] for r in rows[1:]) == sorted(c.token_display for c in codes)
+    assert len(rows) == 1 + 3
+    event = AuditEvent.objects.get(verb="invitation.exported")
+    assert (event.actor, event.details["batch"], event.details["count"]) == (
+        admin,
+        invitation_import.batch_id,
+        3,
+    )
+
+    # The API reports the batch of an import and exports it the same way.
+    out = get_import(admin_client, invitation_import.pk)
+    assert out["batch"] == invitation_import.batch_id
+    api = admin_client.get(f"{API}/export", {"format": "csv", "batch": out["batch"]})
+    assert len(read_csv(b"".join(api.streaming_content))) == 1 + 3

@@ -16,6 +16,7 @@ def invitation_export_record(
     file_format: str,
     search: str,
     status: str,
+    batch_id: int | None = None,
 ) -> int:
     """Record who exported which invitations (filter, format, count) in the audit log.
     Returns the count. The file itself is streamed by the caller."""
@@ -28,6 +29,7 @@ def invitation_export_record(
         search=search,
         status=status,
         count=count,
+        **({"batch": batch_id} if batch_id is not None else {}),
     )
     return count
 

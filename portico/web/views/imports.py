@@ -153,12 +153,15 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def export(request: HttpRequest) -> HttpResponse:
     """Export the list as filtered on the page (or everything), xlsx or csv."""
+    batch = request.GET.get("batch", "")
     try:
         return export_response(
             actor=request.user,
             file_format=request.GET.get("format", "xlsx"),
             search=request.GET.get("q", ""),
             status=request.GET.get("status", ""),
+            # The import page's "Export these codes"; anything but a number is no batch.
+            batch_id=int(batch) if batch.isdigit() else None,
         )
     except ApplicationError as error:
         messages.error(request, error.message)
