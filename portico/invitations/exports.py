@@ -53,6 +53,7 @@ _EXPORT_FIELDS = (
     "inviter__email",
     "sent_at",
     "accepted_at",
+    "send_email",
 )
 CHUNK = 2000
 
@@ -99,6 +100,7 @@ def export_rows(invitations: QuerySet[Invitation]) -> Iterator[list[Any]]:
             inviter,
             sent_at,
             accepted_at,
+            send_email,
         ) in chunk:
             if status == Invitation.Status.PENDING and expires_at <= now:
                 status = Invitation.Status.EXPIRED
@@ -113,7 +115,8 @@ def export_rows(invitations: QuerySet[Invitation]) -> Iterator[list[Any]]:
                 "TRUE" if is_admin else "FALSE",
                 ", ".join(projects.get(pk, ())),
                 inviter or "",
-                _date(sent_at, zone),
+                # Empty for what was never mailed: a code, or send_invite_email FALSE.
+                _date(sent_at, zone) if email and send_email else "",
                 _date(expires_at, zone),
                 _date(accepted_at, zone),
             ]

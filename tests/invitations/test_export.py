@@ -101,7 +101,7 @@ def _expected_row(invitation: Invitation) -> list[str]:
         "TRUE" if invitation.is_admin else "FALSE",
         ", ".join(p.title for p in invitation.moderated_projects.all()),
         invitation.inviter.email,
-        _date(invitation.sent_at),
+        _date(invitation.sent_at) if invitation.email and invitation.send_email else "",
         _date(invitation.expires_at),
         _date(invitation.accepted_at),
     ]
@@ -151,6 +151,7 @@ def test_the_export_has_the_columns_and_values_of_every_invitation(
     code = by_email[""]
     assert code["token"] == people["code"].token_display
     assert (code["status"], code["groups"]) == ("pending", "North Avenue Residents")
+    assert (code["sent"], bool(code["expires"])) == ("", True)  # a code is never mailed
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
