@@ -200,3 +200,21 @@ def test_each_label_and_its_value_are_one_translatable_string():
     summary = _msgids("web/import_detail.html")
     assert 'Emails to send: <strong data-testid="count-emails">%(n)s</strong>' in summary
     assert "Emails to send" not in summary
+
+
+def test_while_the_file_is_read_the_page_says_so_instead_of_zero_rows(admin_client):
+    with TestCase.captureOnCommitCallbacks(execute=False):  # the check is not run yet
+        admin_client.post(
+            reverse("web:import-file"),
+            {"file": SimpleUploadedFile("people.xlsx", xlsx_bytes(NEW_PEOPLE)), "language": "en"},
+        )
+    reading = InvitationImport.objects.get()
+    assert reading.status == InvitationImport.Status.CHECKING
+    html = page(admin_client, reading)
+    assert 'data-testid="reading">Reading the file…<' in html
+    assert "Rows checked" not in html
+
+    imports.invitation_import_check(import_id=reading.pk)
+    html = page(admin_client, reading)
+    assert "Rows checked: 2 / 2" in html
+    assert 'data-testid="reading"' not in html
