@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,12 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _date(value, zone=None) -> str:
-    return (
-        value.astimezone(zone or timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
-        if value
-        else ""
-    )
+def _date(value, zone=None) -> datetime | None:
+    """The local time to the minute, without its zone (spreadsheets have none)."""
+    if not value:
+        return None
+    local = value.astimezone(zone or timezone.get_current_timezone())
+    return local.replace(tzinfo=None, second=0, microsecond=0)
 
 
 _EXPORT_FIELDS = (
@@ -116,7 +117,7 @@ def export_rows(invitations: QuerySet[Invitation]) -> Iterator[list[Any]]:
                 ", ".join(projects.get(pk, ())),
                 inviter or "",
                 # Empty for what was never mailed: a code, or send_invite_email FALSE.
-                _date(sent_at, zone) if email and send_email else "",
+                _date(sent_at, zone) if email and send_email else None,
                 _date(expires_at, zone),
                 _date(accepted_at, zone),
             ]

@@ -12,6 +12,7 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import IO, Any
 
 import xlsxwriter
@@ -128,8 +129,27 @@ def template_xlsx(*, codes: bool = False) -> bytes:
     return buffer.getvalue()
 
 
+# Column widths (characters) of the sheets Portico writes, by column name; 14 otherwise.
+# Set before the rows (a constant-memory sheet cannot be measured afterwards).
+_WIDTHS = {
+    "token": 17,
+    "email": 32,
+    "groups": 30,
+    "moderated_projects": 30,
+    "inviter": 28,
+    "message": 40,
+    "errors": 60,
+    "sent": 17,
+    "expires": 17,
+    "accepted": 17,
+}
+DATETIME_FORMAT = "%Y-%m-%d %H:%M"  # CSV; the .xlsx cells are dates shown the same way
+
+
 def xlsx_file(header: list[str], rows: Iterable[Iterable[Any]], *, sheet: str) -> IO[bytes]:
-    """Write rows to an .xlsx temporary file (constant memory) and return it rewound."""
+    """Write rows to an .xlsx temporary file (constant memory) and return it rewound.
+    The header is frozen and filterable; ``datetime`` values (naive, local) become date
+    cells that sort and filter as dates; everything else is written as text."""
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 (returned open)
     workbook = xlsxwriter.Workbook(
         handle.name,
@@ -137,17 +157,27 @@ def xlsx_file(header: list[str], rows: Iterable[Iterable[Any]], *, sheet: str) -
     )
     worksheet = workbook.add_worksheet(sheet)
     bold = workbook.add_format({"bold": True})
+    when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for column, name in enumerate(header):
+        worksheet.set_column(column, column, _WIDTHS.get(name, 14))
+    worksheet.freeze_panes(1, 0)
     worksheet.write_row(0, 0, header, bold)
-    for number, row in enumerate(rows, start=1):
+    last = 0
+    for last, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
-            worksheet.write_string(number, column, neutralise(value))
+            if isinstance(value, datetime):
+                worksheet.write_datetime(last, column, value, when)
+            else:
+                worksheet.write_string(last, column, neutralise(value))
+    worksheet.autofilter(0, 0, last, max(len(header) - 1, 0))
     workbook.close()
     handle.seek(0)
     return handle
 
 
 def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """CSV text, one line at a time (UTF-8 with a BOM so that Excel reads accents)."""
+    """CSV text, one line at a time (UTF-8 with a BOM so that Excel reads accents);
+    ``datetime`` values as ``DATETIME_FORMAT``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -156,5 +186,7 @@ def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([neutralise(v) for v in row])
+        writer.writerow(
+            [v.strftime(DATETIME_FORMAT) if isinstance(v, datetime) else neutralise(v) for v in row]
+        )
         yield buffer.getvalue()

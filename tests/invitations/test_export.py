@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -112,9 +112,13 @@ def _export(client, fmt: str, url: str = f"{API}/export", **params):
 
 
 def _rows(response, fmt: str) -> list[list[str]]:
+    """The cells as text; the .xlsx date cells written as the CSV writes them."""
     content = b"".join(response.streaming_content)
     rows = read_xlsx(content) if fmt == "xlsx" else read_csv(content)
-    return [[str(cell) for cell in row] for row in rows]
+    return [
+        [c.strftime("%Y-%m-%d %H:%M") if isinstance(c, datetime) else str(c) for c in row]
+        for row in rows
+    ]
 
 
 def _neutralised(value: str) -> str:
@@ -152,6 +156,24 @@ def test_the_export_has_the_columns_and_values_of_every_invitation(
     assert code["token"] == people["code"].token_display
     assert (code["status"], code["groups"]) == ("pending", "North Avenue Residents")
     assert (code["sent"], bool(code["expires"])) == ("", True)  # a code is never mailed
+
+
+def test_the_xlsx_has_date_cells_a_frozen_filterable_header_and_wide_columns(admin_client, people):
+    """Dates an admin can sort and filter as dates; the header stays in view."""
+    content = b"".join(_export(admin_client, "xlsx").streaming_content)
+    header, *rows = read_xlsx(content)
+    sent, expires = header.index("sent"), header.index("expires")
+    ann = next(r for r in rows if r[2] == "ann@x.example")
+    local = timezone.localtime(people["ann"].expires_at)
+    assert ann[expires] == local.replace(tzinfo=None, second=0, microsecond=0)
+    assert isinstance(ann[sent], datetime)
+    code = next(r for r in rows if r[2] == "")
+    assert code[sent] == ""  # never mailed: no date at all
+
+    sheet = zipfile.ZipFile(io.BytesIO(content)).read("xl/worksheets/sheet1.xml").decode()
+    assert '<pane ySplit="1"' in sheet
+    assert f'<autoFilter ref="A1:M{len(rows) + 1}"/>' in sheet
+    assert '<col min="3" max="3" width="32.7109375"' in sheet  # email
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
