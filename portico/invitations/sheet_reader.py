@@ -6,8 +6,9 @@ It prints one JSON object,
 non-empty rows only (numbers as the spreadsheet shows them, so blank rows are
 skipped but counted), ``{"ok": false, "too_many_rows": n}`` when the file holds more
 than MAX_ROWS rows (``n`` of them, besides the header), or
-``{"ok": false, "reason": "..."}`` (a damaged, protected or hostile file, or one whose
-kept cells would make more than MAX_TEXT bytes of JSON).
+``{"ok": false, "reason": "...", "reason_code": "...", "reason_params": {...}}`` (a
+damaged, protected or hostile file, or one whose kept cells would make more than
+MAX_TEXT bytes of JSON; see REASONS).
 
 Why a child process: python-calamine aborts the whole process (not an exception) on
 some crafted sheets, and a zip bomb or a sheet with one cell at the far corner can ask
@@ -48,12 +49,45 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entry
 
 
+# Why a file cannot be read, by code. The parent (sheets.py) words each in the admin's
+# language from the code and its parameters; this English text is for logs and tests.
+REASONS = {
+    "too_much_text": "the file holds more text than an import may ({mb} MB)",
+    "zip_bomb": "the file unpacks to far more than it weighs (zip bomb)",
+    "password": "the workbook is protected with a password",
+    "unpacks_too_large": "the file unpacks to more than 256 MB",
+    "no_worksheet": "the archive holds no worksheet",
+    "damaged_archive": "the file is damaged (not a valid .xlsx archive)",
+    "too_wide": "the sheet is wider than a spreadsheet can be",
+    "workbook_unreadable": "the workbook cannot be read ({error})",
+    "not_text": "the file is neither a spreadsheet nor a text (CSV) file",
+    "mixed_encodings": (
+        "row {row} is not written in UTF-8 like the rest of the file (two text encodings "
+        "mixed); save it again as CSV UTF-8"
+    ),
+    "unknown_encoding": "the text is in an unknown encoding; save it as CSV UTF-8",
+    "malformed_csv": "the CSV text is malformed near row {row}",
+}
+
+
 class Unreadable(Exception):
-    pass
+    """A file that cannot be read, and why: a code of REASONS with its parameters."""
+
+    def __init__(self, code: str, **params: object):
+        super().__init__(REASONS[code].format(**params))
+        self.code = code
+        self.params = params
+
+    def result(self) -> dict:
+        """What the parent receives."""
+        return {"ok": False, "reason": str(self), "reason_code": self.code, **self._params()}
+
+    def _params(self) -> dict:
+        return {"reason_params": self.params} if self.params else {}
 
 
 def _too_much_text() -> Unreadable:
-    return Unreadable(f"the file holds more text than an import may ({MAX_TEXT >> 20} MB)")
+    return Unreadable("too_much_text", mb=MAX_TEXT >> 20)
 
 
 class TooManyRows(Exception):
@@ -125,15 +159,15 @@ def _check_zip(path: str) -> None:
                 if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(
                     info.compress_size, 1
                 ):
-                    raise Unreadable("the file unpacks to far more than it weighs (zip bomb)")
+                    raise Unreadable("zip_bomb")
                 if info.flag_bits & 0x1:
-                    raise Unreadable("the workbook is protected with a password")
+                    raise Unreadable("password")
             if total > MAX_UNZIPPED:
-                raise Unreadable("the file unpacks to more than 256 MB")
+                raise Unreadable("unpacks_too_large")
             if not any(name.startswith("xl/worksheets/") for name in archive.namelist()):
-                raise Unreadable("the archive holds no worksheet")
+                raise Unreadable("no_worksheet")
     except zipfile.BadZipFile as error:
-        raise Unreadable("the file is damaged (not a valid .xlsx archive)") from error
+        raise Unreadable("damaged_archive") from error
 
 
 def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
@@ -143,7 +177,7 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
         workbook = CalamineWorkbook.from_path(path)
         sheet = workbook.get_sheet_by_index(0)
         if sheet.width > 16_384:
-            raise Unreadable("the sheet is wider than a spreadsheet can be")
+            raise Unreadable("too_wide")
         kept = _KeptRows(max_rows)
         # iter_rows() starts at the sheet's first row (row 1), padding the empty rows
         # above the data, so its index is already the spreadsheet's row number - 1.
@@ -151,16 +185,16 @@ def read_workbook(path: str, max_rows: int) -> tuple[list, int]:
             kept.add(index + 1, values)
         return kept.rows(), kept.last
     except PasswordError as error:
-        raise Unreadable("the workbook is protected with a password") from error
+        raise Unreadable("password") from error
     except (CalamineError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise Unreadable(f"the workbook cannot be read ({error.__class__.__name__})") from error
+        raise Unreadable("workbook_unreadable", error=error.__class__.__name__) from error
 
 
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if b"\x00" in data:
-        raise Unreadable("the file is neither a spreadsheet nor a text (CSV) file")
+        raise Unreadable("not_text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -169,14 +203,11 @@ def _decode(data: bytes) -> str:
             # from another file. Read as cp1252, every correct accent would be garbled
             # ("Zoë" as "ZoÃ«") without a word; refused, naming the first wrong row.
             row = data.count(b"\n", 0, error.start) + 1
-            raise Unreadable(
-                f"row {row} is not written in UTF-8 like the rest of the file (two text "
-                "encodings mixed); save it again as CSV UTF-8"
-            ) from error
+            raise Unreadable("mixed_encodings", row=row) from error
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
-        raise Unreadable("the text is in an unknown encoding; save it as CSV UTF-8") from None
+        raise Unreadable("unknown_encoding") from None
 
 
 def _first_filled_line(text: str) -> str:
@@ -204,7 +235,7 @@ def read_csv(path: str, max_rows: int) -> tuple[list, int]:
         ):
             kept.add(number, values)
     except csv.Error as error:
-        raise Unreadable(f"the CSV text is malformed near row {number + 1}") from error
+        raise Unreadable("malformed_csv", row=number + 1) from error
     return kept.rows(), number
 
 
@@ -221,12 +252,12 @@ def read(path: str, max_rows: int) -> dict:
             # cannot tell it from damage under the stored name (no .xlsx suffix).
             with open(path, "rb") as handle:
                 if ENCRYPTED_PACKAGE in handle.read():
-                    raise Unreadable("the workbook is protected with a password")
+                    raise Unreadable("password")
             rows, last = read_workbook(path, max_rows)
         else:
             rows, last = read_csv(path, max_rows)
     except Unreadable as error:
-        return {"ok": False, "reason": str(error)}
+        return error.result()
     except TooManyRows as error:
         return {"ok": False, "too_many_rows": error.count}
     return {"ok": True, "rows": rows, "last_row": last}
@@ -246,7 +277,7 @@ def output(result: dict) -> bytes:
     be larger than MAX_TEXT bytes."""
     payload = json.dumps(result, ensure_ascii=False).encode()
     if len(payload) > MAX_TEXT:
-        payload = json.dumps({"ok": False, "reason": str(_too_much_text())}).encode()
+        payload = json.dumps(_too_much_text().result()).encode()
     return payload
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portico.invitations.services.planning import InviteRow
 
@@ -48,6 +49,35 @@ def unparseable(reason: str) -> dict[str, Any]:
         "code": "unparseable_file",
         "message": _("This file cannot be read: %(reason)s.") % {"reason": reason},
     }
+
+
+# The reader's reasons (``sheet_reader.REASONS``, which imports no Django) in the admin's
+# language: the same codes, the same parameters.
+REASONS = {
+    "too_much_text": gettext_lazy("the file holds more text than an import may (%(mb)s MB)"),
+    "zip_bomb": gettext_lazy("the file unpacks to far more than it weighs (zip bomb)"),
+    "password": gettext_lazy("the workbook is protected with a password"),
+    "unpacks_too_large": gettext_lazy("the file unpacks to more than 256 MB"),
+    "no_worksheet": gettext_lazy("the archive holds no worksheet"),
+    "damaged_archive": gettext_lazy("the file is damaged (not a valid .xlsx archive)"),
+    "too_wide": gettext_lazy("the sheet is wider than a spreadsheet can be"),
+    "workbook_unreadable": gettext_lazy("the workbook cannot be read (%(error)s)"),
+    "not_text": gettext_lazy("the file is neither a spreadsheet nor a text (CSV) file"),
+    "mixed_encodings": gettext_lazy(
+        "row %(row)s is not written in UTF-8 like the rest of the file (two text encodings "
+        "mixed); save it again as CSV UTF-8"
+    ),
+    "unknown_encoding": gettext_lazy("the text is in an unknown encoding; save it as CSV UTF-8"),
+    "malformed_csv": gettext_lazy("the CSV text is malformed near row %(row)s"),
+}
+
+
+def reader_reason(raw: dict[str, Any]) -> str:
+    """Why the reader could not read the file, in the active language."""
+    wording = REASONS.get(raw.get("reason_code", ""))
+    if wording is None:
+        return raw.get("reason", "")
+    return str(wording) % raw.get("reason_params", {})
 
 
 def read_raw(path: Path, *, max_rows: int) -> dict[str, Any]:
@@ -121,7 +151,7 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
         )
         return result
     if not raw.get("ok"):
-        result.errors.append(unparseable(raw.get("reason", "")))
+        result.errors.append(unparseable(reader_reason(raw)))
         return result
     rows = raw["rows"]
     result.last_row = raw.get("last_row", 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
+from django.utils import translation
 
-from portico.invitations import sheet_reader
+from portico.invitations import sheet_reader, sheets
 from portico.invitations.models import (
     Invitation,
     InvitationBatch,
@@ -327,6 +329,8 @@ def test_the_reader_refuses_more_text_than_its_cap_counting_only_kept_rows(
     assert sheet_reader.read(str(over), 1000) == {
         "ok": False,
         "reason": "the file holds more text than an import may (1 MB)",
+        "reason_code": "too_much_text",
+        "reason_params": {"mb": 1},
     }
     # Kept up to a row limit of 10, the same file is too long, not too big.
     assert sheet_reader.read(str(over), 10) == {"ok": False, "too_many_rows": len(rows) - 1}
@@ -344,6 +348,8 @@ def test_the_cap_counts_bytes_not_characters(monkeypatch, tmp_path, fmt):
     assert sheet_reader.read(str(path), 1000) == {
         "ok": False,
         "reason": "the file holds more text than an import may (1 MB)",
+        "reason_code": "too_much_text",
+        "reason_params": {"mb": 1},
     }
 
 
@@ -358,6 +364,8 @@ def test_json_longer_than_the_cap_is_not_handed_over(monkeypatch):
     assert json.loads(sheet_reader.output(over)) == {
         "ok": False,
         "reason": "the file holds more text than an import may (0 MB)",
+        "reason_code": "too_much_text",
+        "reason_params": {"mb": 0},
     }
 
 
@@ -431,3 +439,31 @@ def test_a_reader_that_runs_past_its_time_limit_is_stopped(settings, tmp_path):
     assert [e["code"] for e in sheet.errors] == ["unparseable_file"]
     assert "took too long" in sheet.errors[0]["message"]
     assert sheet.rows == []
+
+
+def test_every_reason_of_the_reader_is_worded_by_the_parent_with_the_same_parameters():
+    """The child imports no Django, so the parent words its reasons (in the admin's
+    language): one wording per code, saying the same thing in English."""
+    assert sheets.REASONS.keys() == sheet_reader.REASONS.keys()
+    with translation.override(None):
+        for code, english in sheet_reader.REASONS.items():
+            parameters = re.findall(r"\{(\w+)\}", english)
+            expected = re.sub(r"\{(\w+)\}", r"%(\1)s", english)
+            assert str(sheets.REASONS[code]) == expected, code
+            assert sorted(re.findall(r"%\((\w+)\)s", expected)) == sorted(parameters)
+
+
+def test_why_a_file_cannot_be_read_is_said_in_the_uploaders_language(tmp_path):
+    case = next(c for c in CASES if c.name == "password-protected.xlsx")
+    path = Path(tmp_path) / case.name
+    path.write_bytes(case.build())
+    with translation.override("nl-be"):
+        (error,) = read_invitation_sheet(path).errors
+    assert error["message"] == (
+        "Dit bestand kan niet worden gelezen: de werkmap is met een wachtwoord beveiligd."
+    )
+    mixed = Path(tmp_path) / "mixed.csv"
+    mixed.write_bytes("email\r\nzoë@x.example\r\n".encode() + "rené@x.example\r\n".encode("cp1252"))
+    with translation.override("fr-be"):
+        (error,) = read_invitation_sheet(mixed).errors
+    assert "la ligne 3 n\u2019est pas écrite en UTF-8" in error["message"]
