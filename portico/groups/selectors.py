@@ -69,29 +69,37 @@ def group_names_rejoined(
     """Group names that contain a comma, put back together where a cell's list was
     split at every comma (a spreadsheet's ``groups`` cell, as the export writes it):
     ``("Residents", "North", "Youth")`` becomes ``["Residents, North", "Youth"]`` when a
-    group is called "Residents, North". Returns only the lists that changed. One query,
-    for the names with a comma; none of it when no group has one."""
+    group is called "Residents, North" and no group is called "North". Pieces that are
+    all group names of their own stay apart, as the cell's format says (names separated
+    by commas), even when joined they name a group too. Returns only the lists that
+    changed. One query, none when no list has two pieces."""
     name_lists = [names for names in name_lists if len(names) > 1]
-    comma_names = {
-        _comma_key(name.split(",")): name
-        for name in (
-            Group.objects.filter(name__contains=",").values_list("name", flat=True)
-            if name_lists
-            else ()
-        )
-    }
+    if not name_lists:
+        return {}
+    pieces = {piece.strip().lower() for names in name_lists for piece in names}
+    found = list(
+        Group.objects.annotate(lower=Lower("name"))
+        .filter(Q(name__contains=",") | Q(lower__in=pieces))
+        .values_list("name", flat=True)
+    )
+    comma_names = {_comma_key(name.split(",")): name for name in found if "," in name}
     if not comma_names:
         return {}
+    own_names = {name.strip().lower() for name in found}
     longest = max(key.count(",") + 1 for key in comma_names)
     changed = {}
     for names in name_lists:
         rejoined, start = [], 0
         while start < len(names):
-            # The longest run of pieces, from here, that is one group's name.
+            # The longest run of pieces, from here, that is one group's name and holds a
+            # piece that is no group by itself.
             for end in range(min(len(names), start + longest), start, -1):
-                found = comma_names.get(_comma_key(names[start:end])) if end - start > 1 else None
-                if found is not None or end == start + 1:
-                    rejoined.append(found or names[start])
+                run = names[start:end]
+                found_name = comma_names.get(_comma_key(run)) if len(run) > 1 else None
+                if found_name and all(p.strip().lower() in own_names for p in run):
+                    found_name = None
+                if found_name is not None or end == start + 1:
+                    rejoined.append(found_name or names[start])
                     start = end
                     break
         if len(rejoined) != len(names):

@@ -73,6 +73,18 @@ def test_group_names_rejoined_puts_names_with_a_comma_back_together(db):
     }
 
 
+def test_pieces_that_are_groups_of_their_own_stay_apart(db):
+    """The cell's format is names separated by commas: "Residents, North" names both
+    groups when both exist, even if a third is called "Residents, North"."""
+    Group.objects.create(name="Residents")
+    Group.objects.create(name="North")
+    Group.objects.create(name="Residents, North")
+    Group.objects.create(name="Youth, East")
+    assert group_names_rejoined([("Residents", "North"), ("Youth", "East", "North")]) == {
+        ("Youth", "East", "North"): ["Youth, East", "North"],
+    }
+
+
 def test_group_names_rejoined_asks_nothing_without_a_list_to_join(db, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert group_names_rejoined([("Youth",), ()]) == {}
