@@ -39,11 +39,6 @@ MAX_UNZIPPED = 256 * 1024 * 1024
 MAX_RATIO = 200
 
 _FILLED = re.compile(r"[^\s,;]")  # a character that is neither blank nor a separator
-# A multi-byte UTF-8 character (an accent). In text written as cp1252 these byte pairs
-# would be "Ã©"-like sequences that nobody types.
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # its directory entry
@@ -197,17 +192,33 @@ def _decode(data: bytes) -> str:
         raise Unreadable("not_text")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        if _UTF8_SEQUENCE.search(data):
-            # UTF-8 accents elsewhere, so not a Windows (cp1252) file either: rows pasted
-            # from another file. Read as cp1252, every correct accent would be garbled
-            # ("Zoë" as "ZoÃ«") without a word; refused, naming the first wrong row.
-            row = data.count(b"\n", 0, error.start) + 1
-            raise Unreadable("mixed_encodings", row=row) from error
+    except UnicodeDecodeError:
+        _refuse_mixed_encodings(data)
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         raise Unreadable("unknown_encoding") from None
+
+
+def _refuse_mixed_encodings(data: bytes) -> None:
+    """Raises ``mixed_encodings`` when some lines with accents are UTF-8 and others are
+    not: rows pasted together from a UTF-8 file and a Windows (cp1252) one. Read as
+    cp1252, every correct accent would be garbled ("Zoë" as "ZoÃ«") without a word.
+    Decided line by line, because one cp1252 line can hold a byte pair that is valid
+    UTF-8 ("É" before a no-break space); a whole line rarely is, unless it was written
+    so. Names the first line that is not UTF-8."""
+    written_in_utf8, first_other = False, None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            first_other = first_other or number
+        else:
+            written_in_utf8 = True
+        if written_in_utf8 and first_other:
+            raise Unreadable("mixed_encodings", row=first_other)
 
 
 def _first_filled_line(text: str) -> str:

@@ -467,3 +467,15 @@ def test_why_a_file_cannot_be_read_is_said_in_the_uploaders_language(tmp_path):
     with translation.override("fr-be"):
         (error,) = read_invitation_sheet(mixed).errors
     assert "la ligne 3 n\u2019est pas écrite en UTF-8" in error["message"]
+
+
+def test_a_windows_csv_whose_accents_look_like_utf8_here_and_there_is_read_as_it_is(tmp_path):
+    """ "É" before a no-break space (French "RÉSERVÉ !") is a valid UTF-8 byte pair; the
+    file is still all cp1252, not mixed."""
+    text = "email;first_name;message\r\nzoe@x.example;Zoé;RÉSERVÉ\u00a0!\r\n"
+    path = Path(tmp_path) / "windows.csv"
+    path.write_bytes(text.encode("cp1252"))
+    sheet = read_invitation_sheet(path)
+    assert sheet.errors == []
+    (row,) = sheet.rows
+    assert (row.first_name, row.message) == ("Zoé", "RÉSERVÉ\u00a0!")
