@@ -165,6 +165,7 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
         return result
     header_number, header = rows[0]
     columns: dict[str, int] = {}
+    notes_at = None  # the error sheet's column, when the corrected sheet comes back
     for index, cell in enumerate(header):
         key = _header_key(cell)
         if not key:
@@ -182,7 +183,9 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
                 )
                 continue
             columns[key] = index
-        elif key != ERROR_COLUMN:
+        elif key == ERROR_COLUMN:
+            notes_at = index if notes_at is None else notes_at
+        else:
             result.warnings.append(
                 {
                     "code": "unknown_column",
@@ -209,6 +212,8 @@ def read_invitation_sheet(path: Path, *, codes: bool = False) -> SheetResult:
     pick = itemgetter(*(columns.get(name, width) for name in names))
     blank = [""] * (width + 1)
     for number, cells in rows[1:]:
+        if notes_at is not None and not any(cells[:notes_at]) and not any(cells[notes_at + 1 :]):
+            continue  # an old note alone: the admin emptied the row, or problems of the file
         padded = cells[:width] + blank[: width + 1 - min(len(cells), width)]
         values = pick(padded)
         if "'" in "".join(values):  # rarely: a cell our export neutralised

@@ -192,6 +192,22 @@ def test_the_error_sheet_corrected_is_uploaded_again_without_a_word_on_its_error
     assert again["summary"]["invited"] == 2
 
 
+@pytest.mark.parametrize("kind", ["file", "codes"])
+def test_a_row_emptied_but_for_its_old_note_is_no_row(admin_client, kind):
+    """The admin drops a person by clearing their cells and leaves the note: no error
+    for a missing address, and no extra code to print on a letter."""
+    first = "" if kind == "codes" else "ann@x.example"
+    rows = [HEADER, [first, "Ann"], ["", "", "", "", "", "perhaps"]]
+    result = checked(admin_client, "people.xlsx", xlsx_bytes(rows), kind=kind)
+    sheet = _error_sheet(admin_client, result["id"], "api")
+    assert "malformed_admin_value: " in sheet[2][-1]
+
+    sheet[2][:-1] = [""] * (len(sheet[2]) - 1)  # the row emptied, its note kept
+    again = checked(admin_client, "people-corrected.xlsx", xlsx_bytes(sheet), kind=kind)
+    assert again["progress"]["status"] == "ready", again["errors"]
+    assert again["summary"]["codes" if kind == "codes" else "invited"] == 1
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_rows_are_numbered_as_the_spreadsheet_shows_them_below_blank_rows(admin_client, fmt):
     """Two blank rows above the header and one in the middle: the numbers stay those of
