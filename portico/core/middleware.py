@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import escape_leading_slashes
 from django.utils.translation import gettext as _
 
 
@@ -48,5 +49,8 @@ class UploadSizeLimitMiddleware:
                 if request.path.startswith("/api/"):
                     return JsonResponse(body, status=413)
                 messages.error(request, message)
-                return HttpResponseRedirect(request.get_full_path(), status=303)
+                # Escaped as CommonMiddleware does: "//evil.example/x" would otherwise
+                # send the browser to another site (nothing has resolved the path yet).
+                back = escape_leading_slashes(request.get_full_path())
+                return HttpResponseRedirect(back, status=303)
         return self.get_response(request)

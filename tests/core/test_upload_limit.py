@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.messages.storage import default_storage
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import RequestFactory
 
 from portico.core.middleware import UploadSizeLimitMiddleware
@@ -62,3 +64,16 @@ def test_uploads_within_the_limit_go_through(settings):
 
     assert middleware(_multipart("/api/v1/invitations/imports", 1024)) == "ok"
     assert len(seen) == 1
+
+
+def test_the_way_back_never_leads_to_another_site(settings):
+    """A path that starts with two slashes (nothing has resolved it yet) is escaped, as
+    CommonMiddleware does: a browser would read "//evil.example/x" as another site."""
+    settings.PORTICO_UPLOAD_MAX_MB = 1
+    request = _multipart("/x", 5 * 1024 * 1024)
+    request.path = request.path_info = "//evil.example/x"
+    SessionMiddleware(_never_called).process_request(request)
+    request._messages = default_storage(request)
+    response = UploadSizeLimitMiddleware(_never_called)(request)
+    assert response.status_code == 303
+    assert response["Location"] == "/%2Fevil.example/x"

@@ -230,3 +230,15 @@ def test_the_codes_of_an_import_are_exported_alone_from_its_page(admin, admin_cl
     assert out["batch"] == invitation_import.batch_id
     api = admin_client.get(f"{API}/export", {"format": "csv", "batch": out["batch"]})
     assert len(read_csv(b"".join(api.streaming_content))) == 1 + 3
+
+
+@pytest.mark.parametrize("batch", ["12a", "²", " 3"])
+def test_an_export_with_a_batch_that_is_no_number_exports_nothing(admin_client, invite, batch):
+    """Never read as "no batch": that would hand out every invitation and its token."""
+    invite("ann@x.example")
+    response = admin_client.get(
+        reverse("web:export"), {"format": "csv", "batch": batch}, follow=True
+    )
+    assert response.status_code == 200
+    assert "batch is a number." in response.content.decode()
+    assert not AuditEvent.objects.filter(verb="invitation.exported").exists()

@@ -89,3 +89,8 @@ def test_the_lists_button_for_a_code_says_renew(admin, admin_client, code):
     email_row = next(r for r in rows if invitation.email in r)
     assert '<button type="submit" class="link">Renew</button>' in code_row
     assert '<button type="submit" class="link">Resend</button>' in email_row
+
+
+def test_a_selected_id_that_is_no_number_is_left_out_not_a_server_error(admin_client, code):
+    response = admin_client.post(f"{LIST}resend/", {"ids": ["²", "1a"]}, follow=True)
+    assert response.status_code == 200

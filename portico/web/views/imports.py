@@ -155,13 +155,17 @@ def export(request: HttpRequest) -> HttpResponse:
     """Export the list as filtered on the page (or everything), xlsx or csv."""
     batch = request.GET.get("batch", "")
     try:
+        if batch and not batch.isdecimal():
+            # Never "no batch": a mistyped one must not widen to every invitation.
+            raise ApplicationError(
+                "invalid", _("batch is a number."), status=422, field="batch", value=batch
+            )
         return export_response(
             actor=request.user,
             file_format=request.GET.get("format", "xlsx"),
             search=request.GET.get("q", ""),
             status=request.GET.get("status", ""),
-            # The import page's "Export these codes"; anything but a number is no batch.
-            batch_id=int(batch) if batch.isdigit() else None,
+            batch_id=int(batch) if batch else None,  # the import page's "Export these codes"
         )
     except ApplicationError as error:
         messages.error(request, error.message)

@@ -278,7 +278,8 @@ def invitation_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _selected_ids(request: HttpRequest) -> list[int]:
-    return [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return [int(i) for i in request.POST.getlist("ids") if i.isdecimal()]
 
 
 @admin_required
@@ -345,7 +346,7 @@ def _list_filter(data: QueryDict) -> InvitationFilter:
 
 def _up_to_id(data: QueryDict) -> int | None:
     value = data.get("up_to_id", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdecimal() else None
 
 
 def _confirm_matching(request: HttpRequest, *, operation: str) -> HttpResponse:
