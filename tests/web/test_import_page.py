@@ -97,6 +97,9 @@ def test_confirming_a_codes_import_says_no_email_will_be_sent(admin_client):
         "Confirmed: the invitations are being stored. No email will be sent."
     ]
     assert mail.outbox == []
+    html = page(admin_client, codes)
+    assert 'data-testid="stored">1<' in html
+    assert 'data-testid="emails-sent"' not in html  # no bar for emails that never go
 
 
 # --- Status while the emails go out ---------------------------------------------------
