@@ -37,7 +37,8 @@ class ImportProgress(Schema):
     emails_sent: int
     emails_not_sent: int = Field(
         description="Queued emails that will not go out: refused by the mail server after "
-        "every attempt, or replaced by a newer email (a resend, a fixed address)."
+        "every attempt, replaced by a newer email (a resend, a fixed address), or "
+        "cancelled by an admin (stop-sending)."
     )
     mail_done: bool = Field(
         description="The import is over (done, failed, or refused for its errors) and none "
@@ -237,6 +238,27 @@ def confirm_import(request: HttpRequest, import_id: int):
     invitation_import = invitation_import_confirm(actor=require_admin(request), import_id=import_id)
     invitation_import.refresh_from_db()
     return Status(202, _import_out(invitation_import))
+
+
+@router.post(
+    "/imports/{int:import_id}/stop-sending",
+    response=ImportOut,
+    exclude_unset=True,  # a problem's keys that do not apply are left out
+    summary="Cancel a stored import's emails that have not gone yet",
+)
+def stop_sending(request: HttpRequest, import_id: int):
+    """The invitations stay, pending (resend or delete them); the emails cancelled are
+    counted in `progress.emails_not_sent`. 409 `import_not_stored` before the import is
+    stored. Audited."""
+    from django.utils import timezone
+
+    from portico.invitations.services.imports import invitation_import_stop_sending
+
+    invitation_import, _cancelled = invitation_import_stop_sending(
+        actor=require_admin(request), import_id=import_id, now=timezone.now()
+    )
+    invitation_import.refresh_from_db()
+    return _import_out(invitation_import)
 
 
 @router.get(

@@ -46,6 +46,11 @@ urlpatterns = [
     path("invitations/imports/<int:pk>/", imports.import_detail, name="import"),
     path("invitations/imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
     path("invitations/imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
+    path(
+        "invitations/imports/<int:pk>/stop-sending/",
+        imports.import_stop_sending,
+        name="import-stop-sending",
+    ),
     path("invitations/imports/<int:pk>/errors.xlsx", imports.import_errors, name="import-errors"),
     path("invitations/imports/<int:pk>/letters/", letters.import_letters, name="import-letters"),
     path(

@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationImport, InvitationMessage
 from portico.invitations.services import imports, planning
 from portico.invitations.services.manage import invitation_delete, invitation_resend
@@ -190,3 +192,62 @@ def test_an_import_refused_for_its_errors_has_its_mail_done_at_once(admin_client
     progress = _progress(admin_client, preview["id"])
     assert (progress["emails_queued"], progress["mail_done"]) == (0, True)
     assert not _polls(admin_client, preview["id"])
+
+
+# --- Stop sending ---------------------------------------------------------------------------
+
+
+def _stored_with_emails_waiting(admin, admin_client, count: int) -> int:
+    """An import confirmed and stored whose emails wait for the worker."""
+    rows = [["email"], *([f"p{n}@x.example"] for n in range(1, count + 1))]
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    with TestCase.captureOnCommitCallbacks(execute=False):  # no worker runs
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+        imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+    return preview["id"]
+
+
+def test_an_admin_stops_the_emails_of_an_import_that_have_not_gone(admin, admin_client):
+    import_id = _stored_with_emails_waiting(admin, admin_client, 3)
+    # One went out before the admin noticed the wrong message.
+    first = InvitationMessage.objects.order_by("pk").first()
+    InvitationMessage.objects.filter(pk=first.pk).update(sent_at=timezone.now())
+    assert _polls(admin_client, import_id)
+    page = admin_client.get(reverse("web:import", args=[import_id])).content.decode()
+    assert 'data-testid="stop-sending"' in page
+
+    response = admin_client.post(reverse("web:import-stop-sending", args=[import_id]), follow=True)
+    assert "2 emails will not be sent. The invitations stay pending" in response.content.decode()
+    progress = _progress(admin_client, import_id)
+    assert (progress["emails_sent"], progress["emails_not_sent"]) == (1, 2)
+    assert progress["mail_done"] is True
+    assert not _polls(admin_client, import_id)
+
+    # The worker sends nothing more; the invitations stay, pending, to resend or delete.
+    deliver_invitation_messages.call()
+    assert mail.outbox == []
+    assert sorted(Invitation.objects.values_list("status", flat=True)) == ["pending"] * 3
+    event = AuditEvent.objects.get(verb="invitation_import.sending_stopped")
+    assert (event.actor, event.details["cancelled"]) == (admin, 2)
+
+
+def test_stopping_through_the_api_twice_cancels_nothing_more(admin, admin_client):
+    import_id = _stored_with_emails_waiting(admin, admin_client, 2)
+    url = f"/api/v1/invitations/imports/{import_id}/stop-sending"
+    first = admin_client.post(url)
+    assert first.status_code == 200
+    assert first.json()["progress"]["emails_not_sent"] == 2
+    again = admin_client.post(url)
+    assert again.status_code == 200
+    events = AuditEvent.objects.filter(verb="invitation_import.sending_stopped")
+    assert [e.details["cancelled"] for e in events.order_by("pk")] == [2, 0]
+
+
+def test_sending_cannot_be_stopped_before_the_import_is_stored(admin_client, resident_client):
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes([["email"], ["p@x.example"]]))
+    url = f"/api/v1/invitations/imports/{preview['id']}/stop-sending"
+    response = admin_client.post(url)
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "import_not_stored"
+    assert resident_client.post(url).status_code == 403
+    assert not AuditEvent.objects.filter(verb="invitation_import.sending_stopped").exists()

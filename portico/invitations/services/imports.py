@@ -231,6 +231,41 @@ def invitation_import_confirm(*, actor: User, import_id: int) -> InvitationImpor
     return invitation_import
 
 
+@transaction.atomic
+def invitation_import_stop_sending(
+    *, actor: User, import_id: int, now: datetime
+) -> tuple[InvitationImport, int]:
+    """Cancel the import's emails still waiting in the outbox: the admin confirmed the
+    wrong file, or the wrong message. Returns the import and how many were cancelled.
+    The invitations stay, pending, to be resent or deleted from the list; emails sent
+    already are not called back. Only once the import is stored (``import_not_stored``
+    409 before: storing would queue more behind the stop). Audited; stopping twice
+    cancels nothing more."""
+    invitation_import = _light().select_for_update().filter(pk=import_id).first()
+    if invitation_import is None:
+        raise NotFound(_("No such import."), id=import_id)
+    if invitation_import.status != InvitationImport.Status.DONE or not invitation_import.batch_id:
+        raise ApplicationError(
+            "import_not_stored",
+            _("Sending can be stopped once the import is stored: %(s)s.")
+            % {"s": invitation_import.get_status_display()},
+            status=409,
+        )
+    # The worker checks each email just before sending it: one cancelled here is not
+    # sent, even if the worker had already claimed it.
+    cancelled = InvitationMessage.objects.filter(
+        batch_id=invitation_import.batch_id, sent_at__isnull=True, failed_at__isnull=True
+    ).update(failed_at=now, claimed_until=None, last_error="cancelled: sending stopped by an admin")
+    audit(
+        actor=actor,
+        verb="invitation_import.sending_stopped",
+        target=invitation_import,
+        batch=invitation_import.batch_id,
+        cancelled=cancelled,
+    )
+    return invitation_import, cancelled
+
+
 def invitation_import_store(*, import_id: int, now: datetime) -> InvitationImport:
     """Store a confirmed import in chunks (see the module's docstring). Idempotent and
     resumable: rows up to ``stored_through`` are never stored twice."""
@@ -373,12 +408,12 @@ def invitation_import_progress(invitation_import: InvitationImport) -> dict[str,
     """The three bars: rows checked, invitations stored, emails sent.
 
     ``emails_not_sent`` counts the import's emails that will not go out: refused by the
-    mail server after every attempt, or cancelled because a newer email replaced them
-    (a resend, a fixed address). ``mail_done`` is true once the import has stopped
-    storing (done or failed) and none of its emails is still waiting: then nothing
-    here will move again (an invitation deleted with its waiting email leaves sent
-    and not sent short of queued). An import refused for its errors (``invalid``)
-    sends nothing: its mail is done at once."""
+    mail server after every attempt, cancelled because a newer email replaced them
+    (a resend, a fixed address), or stopped by an admin. ``mail_done`` is true once
+    the import has stopped storing (done or failed) and none of its emails is still
+    waiting: then nothing here will move again (an invitation deleted with its waiting
+    email leaves sent and not sent short of queued). An import refused for its errors
+    (``invalid``) sends nothing: its mail is done at once."""
     sent = not_sent = waiting = 0
     if invitation_import.batch_id:
         counts = InvitationMessage.objects.filter(

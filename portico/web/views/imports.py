@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from portico.core.errors import ApplicationError
@@ -19,6 +20,7 @@ from portico.invitations.services.imports import (
     invitation_import_preview,
     invitation_import_progress,
     invitation_import_start,
+    invitation_import_stop_sending,
 )
 from portico.invitations.services.letters import invitations_for_letters
 from portico.invitations.services.planning import InviteOptions
@@ -119,6 +121,31 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("seen") and request.GET["seen"] != invitation_import.status:
         response["HX-Refresh"] = "true"
     return response
+
+
+@admin_required
+@require_POST
+def import_stop_sending(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress's "Stop sending": the import's waiting emails are cancelled."""
+    try:
+        _import, cancelled = invitation_import_stop_sending(
+            actor=request.user, import_id=pk, now=timezone.now()
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s email will not be sent. The invitations stay pending: resend or "
+                "delete them from the list.",
+                "%(n)s emails will not be sent. The invitations stay pending: resend or "
+                "delete them from the list.",
+                cancelled,
+            )
+            % {"n": cancelled},
+        )
+    return redirect("web:import", pk=pk)
 
 
 @admin_required
