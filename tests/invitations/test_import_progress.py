@@ -18,6 +18,7 @@ from django.utils import timezone
 from portico.core.models import AuditEvent
 from portico.invitations.models import Invitation, InvitationImport, InvitationMessage
 from portico.invitations.services import imports, planning
+from portico.invitations.services.jobs import invitations_send_due_reminders
 from portico.invitations.services.manage import invitation_delete, invitation_resend
 from portico.invitations.tasks import deliver_invitation_messages
 from tests.invitations.sheet_files import checked, confirm, get_import, xlsx_bytes
@@ -251,3 +252,18 @@ def test_sending_cannot_be_stopped_before_the_import_is_stored(admin_client, res
     assert response.json()["errors"][0]["code"] == "import_not_stored"
     assert resident_client.post(url).status_code == 403
     assert not AuditEvent.objects.filter(verb="invitation_import.sending_stopped").exists()
+
+
+def test_invitations_held_back_get_no_reminder_until_resent(admin, admin_client):
+    """A reminder would be the first email they get, of the batch the admin held back."""
+    import_id = _stored_with_emails_waiting(admin, admin_client, 2)
+    admin_client.post(reverse("web:import-stop-sending", args=[import_id]))
+    later = timezone.now() + timedelta(days=4)
+    assert invitations_send_due_reminders(now=later) == 0
+
+    # Resending one is an explicit request: it is sent, and reminded in its turn.
+    held = Invitation.objects.order_by("pk").first()
+    invitation_resend(actor=admin, invitation_id=held.pk)
+    deliver_invitation_messages.call()
+    assert [m.to for m in mail.outbox] == [[held.email]]
+    assert invitations_send_due_reminders(now=timezone.now() + timedelta(days=4)) == 1

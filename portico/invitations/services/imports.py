@@ -31,6 +31,7 @@ from portico.accounts.models import User
 from portico.core.audit import audit
 from portico.core.errors import ApplicationError, NotFound
 from portico.invitations.models import (
+    Invitation,
     InvitationBatch,
     InvitationImport,
     InvitationMessage,
@@ -237,10 +238,10 @@ def invitation_import_stop_sending(
 ) -> tuple[InvitationImport, int]:
     """Cancel the import's emails still waiting in the outbox: the admin confirmed the
     wrong file, or the wrong message. Returns the import and how many were cancelled.
-    The invitations stay, pending, to be resent or deleted from the list; emails sent
-    already are not called back. Only once the import is stored (``import_not_stored``
-    409 before: storing would queue more behind the stop). Audited; stopping twice
-    cancels nothing more."""
+    The invitations stay, pending, without email (no reminder either), to be resent or
+    deleted from the list; emails sent already are not called back. Only once the
+    import is stored (``import_not_stored`` 409 before: storing would queue more behind
+    the stop). Audited; stopping twice cancels nothing more."""
     invitation_import = _light().select_for_update().filter(pk=import_id).first()
     if invitation_import is None:
         raise NotFound(_("No such import."), id=import_id)
@@ -251,11 +252,18 @@ def invitation_import_stop_sending(
             % {"s": invitation_import.get_status_display()},
             status=409,
         )
+    waiting = InvitationMessage.objects.filter(
+        batch_id=invitation_import.batch_id, sent_at__isnull=True, failed_at__isnull=True
+    )
+    held_back = list(waiting.values_list("invitation_id", flat=True))
     # The worker checks each email just before sending it: one cancelled here is not
     # sent, even if the worker had already claimed it.
-    cancelled = InvitationMessage.objects.filter(
-        batch_id=invitation_import.batch_id, sent_at__isnull=True, failed_at__isnull=True
-    ).update(failed_at=now, claimed_until=None, last_error="cancelled: sending stopped by an admin")
+    cancelled = waiting.update(
+        failed_at=now, claimed_until=None, last_error="cancelled: sending stopped by an admin"
+    )
+    # Nor reminded three days later: the reminder would be the first email they get, of
+    # the very batch the admin held back. Resending one sends it (and reminds) again.
+    Invitation.objects.filter(pk__one_of=held_back).update(send_email=False)
     audit(
         actor=actor,
         verb="invitation_import.sending_stopped",
