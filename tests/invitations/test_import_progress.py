@@ -267,3 +267,35 @@ def test_invitations_held_back_get_no_reminder_until_resent(admin, admin_client)
     deliver_invitation_messages.call()
     assert [m.to for m in mail.outbox] == [[held.email]]
     assert invitations_send_due_reminders(now=timezone.now() + timedelta(days=4)) == 1
+
+
+def test_the_emails_of_an_import_that_failed_part_way_can_be_stopped(
+    admin, admin_client, monkeypatch
+):
+    """Storing broke after the first chunk: its emails wait, and nothing will resume it."""
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    rows = [["email"], *([f"p{n}@x.example"] for n in range(1, 5))]
+    preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
+    real_apply, calls = imports.apply_plan, []
+
+    def breaks_on_the_second_chunk(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(imports, "apply_plan", breaks_on_the_second_chunk)
+    with TestCase.captureOnCommitCallbacks(execute=False):  # no worker sends
+        imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
+        with pytest.raises(RuntimeError):
+            imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
+    imports.invitation_import_fail(import_id=preview["id"], reason="broke", now=timezone.now())
+    assert _progress(admin_client, preview["id"])["status"] == "failed"
+    page = admin_client.get(reverse("web:import", args=[preview["id"]])).content.decode()
+    assert 'data-testid="stop-sending"' in page
+
+    response = admin_client.post(f"/api/v1/invitations/imports/{preview['id']}/stop-sending")
+    assert response.status_code == 200
+    assert response.json()["progress"]["emails_not_sent"] == 2
+    deliver_invitation_messages.call()
+    assert mail.outbox == []

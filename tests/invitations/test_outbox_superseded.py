@@ -71,3 +71,17 @@ def test_a_superseded_email_that_runs_out_of_attempts_marks_nothing(admin):
     assert invitation.delivery_failed_at is None
     stale.refresh_from_db()
     assert stale.last_error.startswith("superseded")
+
+
+def test_a_server_outage_keeps_the_reason_of_an_email_cancelled_meanwhile(admin):
+    """The worker held it when the mail server went away; it had been replaced since: it
+    stays cancelled for that reason, not rescheduled with the outage's."""
+    invitation, claimed = _invite_and_claim(admin, "ann@x.example")
+    held = InvitationMessage.objects.get(pk=claimed[0])
+    invitation_resend(actor=admin, invitation_id=invitation.pk)
+
+    jobs._postpone([held], now=timezone.now(), error="ConnectionRefusedError: down")
+
+    held.refresh_from_db()
+    assert held.failed_at is not None
+    assert (held.attempts, held.last_error) == (0, "superseded: the invitation was sent again")

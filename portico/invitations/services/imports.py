@@ -240,12 +240,14 @@ def invitation_import_stop_sending(
     wrong file, or the wrong message. Returns the import and how many were cancelled.
     The invitations stay, pending, without email (no reminder either), to be resent or
     deleted from the list; emails sent already are not called back. Only once the
-    import is stored (``import_not_stored`` 409 before: storing would queue more behind
-    the stop). Audited; stopping twice cancels nothing more."""
+    import is stored, or has failed part-way (``import_not_stored`` 409 before: storing
+    would queue more behind the stop). Audited; stopping twice cancels nothing more."""
     invitation_import = _light().select_for_update().filter(pk=import_id).first()
     if invitation_import is None:
         raise NotFound(_("No such import."), id=import_id)
-    if invitation_import.status != InvitationImport.Status.DONE or not invitation_import.batch_id:
+    # Stored: done, or failed part-way (final: nothing resumes it to queue more).
+    stored = (InvitationImport.Status.DONE, InvitationImport.Status.FAILED)
+    if invitation_import.status not in stored or not invitation_import.batch_id:
         raise ApplicationError(
             "import_not_stored",
             _("Sending can be stopped once the import is stored: %(s)s.")
@@ -257,7 +259,8 @@ def invitation_import_stop_sending(
     )
     held_back = list(waiting.values_list("invitation_id", flat=True))
     # The worker checks each email just before sending it: one cancelled here is not
-    # sent, even if the worker had already claimed it.
+    # sent, even if the worker had already claimed it; only one a worker is handing to
+    # the mail server at this very moment may still go (the bar then counts it sent).
     cancelled = waiting.update(
         failed_at=now, claimed_until=None, last_error="cancelled: sending stopped by an admin"
     )

@@ -197,7 +197,8 @@ def _postpone(messages: list[InvitationMessage], *, now: datetime, error: str) -
         if attempts >= max_attempts:
             _fail(message, now=now, error=f"gave up after {attempts} attempts: {error}")
             continue
-        InvitationMessage.objects.filter(pk=message.pk).update(
+        # Not one cancelled meanwhile (superseded, or sending stopped): it keeps its reason.
+        InvitationMessage.objects.filter(pk=message.pk, failed_at__isnull=True).update(
             attempts=attempts,
             claimed_until=None,
             next_attempt_at=now + _backoff(attempts),
