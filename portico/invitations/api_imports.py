@@ -286,12 +286,19 @@ def export_invitations(
     q: str = "",
     status: str = "",
     batch: int | None = None,
+    delimiter: Literal["comma", "semicolon"] = "comma",
 ):
     """The current filter (`q`, `status`, including `undelivered`) or everything, with
     the working tokens. `batch`: only the invitations that batch created (an import's
-    `batch`, e.g. the codes it generated)."""
+    `batch`, e.g. the codes it generated). `delimiter`: the CSV's separator (Excel in
+    Belgium, France or the Netherlands expects semicolons)."""
     from portico.invitations.exports import export_response
 
     return export_response(
-        actor=require_admin(request), file_format=format, search=q, status=status, batch_id=batch
+        actor=require_admin(request),
+        file_format=format,
+        search=q,
+        status=status,
+        batch_id=batch,
+        delimiter=delimiter,
     )

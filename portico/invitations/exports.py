@@ -173,12 +173,24 @@ def error_sheet_rows(invitation_import: InvitationImport) -> tuple[list[str], li
     return lines[0], lines[1:]
 
 
+# The CSV's separators: a comma, or a semicolon where Excel expects one (where the
+# decimal separator is a comma, as in Belgium).
+CSV_DELIMITERS = {"comma": ",", "semicolon": ";"}
+
+
 def export_response(
-    *, actor, file_format: str, search: str = "", status: str = "", batch_id: int | None = None
+    *,
+    actor,
+    file_format: str,
+    search: str = "",
+    status: str = "",
+    batch_id: int | None = None,
+    delimiter: str = "comma",
 ):
     """The export as a streamed download (CSV) or a file built in constant memory
     (xlsx), after recording it in the audit log. ``batch_id``: only the invitations that
-    batch created (the codes of a "Generate codes" import, to print or mail-merge)."""
+    batch created (the codes of a "Generate codes" import, to print or mail-merge).
+    ``delimiter``: the CSV's separator, a key of ``CSV_DELIMITERS``."""
     from django.http import FileResponse, StreamingHttpResponse
 
     from portico.core.errors import ApplicationError
@@ -189,6 +201,14 @@ def export_response(
     if file_format not in ("xlsx", "csv"):
         raise ApplicationError(
             "invalid", _("format is xlsx or csv."), status=422, field="format", value=file_format
+        )
+    if delimiter not in CSV_DELIMITERS:
+        raise ApplicationError(
+            "invalid",
+            _("delimiter is comma or semicolon."),
+            status=422,
+            field="delimiter",
+            value=delimiter,
         )
     invitations = invitation_list_for_admin(
         search=search, status=status, sort="date", batch_id=batch_id
@@ -204,7 +224,9 @@ def export_response(
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if file_format == "csv":
         response = StreamingHttpResponse(
-            csv_stream(EXPORT_COLUMNS, export_rows(invitations)),
+            csv_stream(
+                EXPORT_COLUMNS, export_rows(invitations), delimiter=CSV_DELIMITERS[delimiter]
+            ),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="invitations-{stamp}.csv"'

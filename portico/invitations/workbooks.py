@@ -175,11 +175,13 @@ def xlsx_file(header: list[str], rows: Iterable[Iterable[Any]], *, sheet: str) -
     return handle
 
 
-def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+def csv_stream(
+    header: list[str], rows: Iterable[Iterable[Any]], *, delimiter: str = ","
+) -> Iterator[str]:
     """CSV text, one line at a time (UTF-8 with a BOM so that Excel reads accents);
     ``datetime`` values as ``DATETIME_FORMAT``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=delimiter)
     buffer.write("\ufeff")
     writer.writerow(header)
     yield buffer.getvalue()

@@ -358,3 +358,32 @@ def test_a_groups_cell_names_a_group_with_a_comma_whole(admin_client):
     for email in ("zoe@x.example", "yan@x.example"):
         invitation = Invitation.objects.get(email=email)
         assert set(invitation.groups.all()) == {north, youth}
+
+
+def test_the_admin_pages_csv_is_separated_as_excel_expects_in_the_admins_language(
+    admin, admin_client, people
+):
+    """Excel in Belgium reads semicolons (its decimal separator is a comma): in Dutch or
+    French the page's CSV has them, and opens in columns; in English, commas."""
+    english = admin_client.get("/manage/invitations/export/", {"format": "csv"})
+    assert b"".join(english.streaming_content).decode("utf-8-sig").startswith("token,status,")
+    admin.language = "nl-BE"
+    admin.save(update_fields=["language"])
+    dutch = admin_client.get("/manage/invitations/export/", {"format": "csv"})
+    content = b"".join(dutch.streaming_content)
+    assert content.decode("utf-8-sig").startswith("token;status;email;")
+
+    # Portico reads it back as it reads Excel's own semicolon files.
+    result = checked(admin_client, "export.csv", content)
+    assert result["progress"]["status"] == "ready", result["errors"]
+    assert result["summary"]["existing"] == len(people)
+
+
+def test_the_api_csv_uses_commas_unless_asked_for_semicolons(admin_client, people):
+    default = b"".join(_export(admin_client, "csv").streaming_content).decode("utf-8-sig")
+    assert default.startswith("token,status,")
+    asked = _export(admin_client, "csv", delimiter="semicolon")
+    assert b"".join(asked.streaming_content).decode("utf-8-sig").startswith("token;status;")
+    refused = _export(admin_client, "csv", delimiter="tab")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "delimiter"

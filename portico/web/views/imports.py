@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -193,6 +193,10 @@ def export(request: HttpRequest) -> HttpResponse:
             search=request.GET.get("q", ""),
             status=request.GET.get("status", ""),
             batch_id=int(batch) if batch else None,  # the import page's "Export these codes"
+            # As Excel does: semicolons where the decimal separator is a comma (nl-BE,
+            # fr-BE), so that the file opens in columns.
+            delimiter=request.GET.get("delimiter")
+            or ("semicolon" if formats.get_format("DECIMAL_SEPARATOR") == "," else "comma"),
         )
     except ApplicationError as error:
         messages.error(request, error.message)
