@@ -37,6 +37,21 @@ def _polls(client, import_id: int) -> bool:
     return 'hx-trigger="every 1s"' in response.content.decode()
 
 
+def _break_on_the_second_chunk(monkeypatch, error: BaseException):
+    """Storing raises ``error`` on its second chunk, after storing the first. Returns
+    the real ``apply_plan``, to put back."""
+    real_apply, calls = imports.apply_plan, []
+
+    def breaks(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise error
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(imports, "apply_plan", breaks)
+    return real_apply
+
+
 def test_rows_checked_moves_while_the_check_runs(admin_client, monkeypatch):
     monkeypatch.setattr(planning, "PROGRESS_EVERY", 2)
 
@@ -61,15 +76,7 @@ def test_an_import_is_stored_in_chunks_and_a_stopped_worker_resumes_without_doub
         imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
 
     # The worker dies while storing the second chunk (the process ends: no cleanup runs).
-    real_apply, calls = imports.apply_plan, []
-
-    def dies_on_the_second_chunk(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 2:
-            raise SystemExit("worker killed")
-        return real_apply(**kwargs)
-
-    monkeypatch.setattr(imports, "apply_plan", dies_on_the_second_chunk)
+    real_apply = _break_on_the_second_chunk(monkeypatch, SystemExit("worker killed"))
     with pytest.raises(SystemExit), django_capture_on_commit_callbacks(execute=True):
         imports.invitation_import_store(import_id=preview["id"], now=timezone.now())
 
@@ -276,15 +283,7 @@ def test_the_emails_of_an_import_that_failed_part_way_can_be_stopped(
     monkeypatch.setattr(imports, "CHUNK", 2)
     rows = [["email"], *([f"p{n}@x.example"] for n in range(1, 5))]
     preview = checked(admin_client, "people.xlsx", xlsx_bytes(rows))
-    real_apply, calls = imports.apply_plan, []
-
-    def breaks_on_the_second_chunk(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        return real_apply(**kwargs)
-
-    monkeypatch.setattr(imports, "apply_plan", breaks_on_the_second_chunk)
+    _break_on_the_second_chunk(monkeypatch, RuntimeError("the database went away"))
     with TestCase.captureOnCommitCallbacks(execute=False):  # no worker sends
         imports.invitation_import_confirm(actor=admin, import_id=preview["id"])
         with pytest.raises(RuntimeError):
